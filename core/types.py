@@ -1,0 +1,164 @@
+"""The core types every stage passes along.
+
+Document → Article → Passage → ScoredPassage → Citation → Answer.
+Each pipeline stage turns one of these into the next; nothing else travels
+between modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+REFUSAL_TEXT = "根据现有资料，无法回答该问题。"
+
+AnswerMode = Literal["extractive", "llm"]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article of a document: its headline, bylines and body paragraphs.
+
+    ``paragraphs`` are (start, end) offsets into ``Document.text``.
+    """
+
+    title: str
+    subtitles: tuple[str, ...] = ()
+    bylines: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    paragraphs: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned source file. ``doc_id`` is the hash of its raw content."""
+
+    doc_id: str
+    path: str
+    name: str
+    text: str
+    articles: tuple[Article, ...]
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A paragraph (or a sentence-aligned piece of one) of an article.
+
+    ``start``/``end`` are character offsets into the cleaned document text,
+    so ``document.text[start:end] == text``. ``paragraph`` counts from 1
+    within the article; ``part`` counts pieces of a long paragraph from 1.
+    """
+
+    passage_id: str
+    doc_id: str
+    doc_name: str
+    title: str
+    article: int
+    paragraph: int
+    part: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def label(self) -> str:
+        """Human-readable location, e.g. ``《标题》第3段``."""
+        suffix = f"（第{self.part}部分）" if self.part > 1 else ""
+        return f"{self.doc_name} ·《{self.title}》第{self.paragraph}段{suffix}"
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    passage: Passage
+    score: float
+    dense_score: float | None = None
+    keyword_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered reference ``[n]`` from an answer to a passage.
+
+    ``quote`` is the supporting span and ``quote_start``/``quote_end`` are its
+    offsets inside ``passage.text`` (for highlighting).
+    """
+
+    n: int
+    passage: Passage
+    quote: str
+    quote_start: int
+    quote_end: int
+
+
+@dataclass(frozen=True)
+class Support:
+    """The support gate's verdict on the retrieved passages."""
+
+    supported: bool
+    confidence: float
+    missing_terms: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    retrieved: tuple[ScoredPassage, ...]
+    mode: AnswerMode
+    latency_ms: float
+    model: str = ""
+    standalone_question: str = ""
+    removed_sentences: tuple[str, ...] = ()
+    notice: str = ""
+    support: Support | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self, record_id: str | None = None) -> dict[str, Any]:
+        """The answer record shared by the CLI, the app's API and evaluation."""
+        record: dict[str, Any] = {}
+        if record_id is not None:
+            record["id"] = record_id
+        record.update(
+            {
+                "question": self.question,
+                "answer": self.text,
+                "refused": self.refused,
+                "citations": [citation_record(c) for c in self.citations],
+                "retrieved": [scored_record(s) for s in self.retrieved],
+                "mode": self.mode,
+                "model": self.model,
+                "latency_ms": round(self.latency_ms, 1),
+                "standalone_question": self.standalone_question,
+                "removed_sentences": list(self.removed_sentences),
+                "notice": self.notice,
+            }
+        )
+        return record
+
+
+def passage_record(p: Passage) -> dict[str, Any]:
+    return {
+        "passage_id": p.passage_id,
+        "doc": p.doc_name,
+        "doc_id": p.doc_id,
+        "title": p.title,
+        "paragraph": p.paragraph,
+        "text": p.text,
+    }
+
+
+def scored_record(s: ScoredPassage) -> dict[str, Any]:
+    record = passage_record(s.passage)
+    record["score"] = round(float(s.score), 6)
+    return record
+
+
+def citation_record(c: Citation) -> dict[str, Any]:
+    record = {"n": c.n, **passage_record(c.passage)}
+    record.update(quote=c.quote, quote_start=c.quote_start, quote_end=c.quote_end)
+    return record

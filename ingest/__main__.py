@@ -1,0 +1,84 @@
+"""``python -m ingest PATH... [--index DIR]``: index files and folders."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from core.errors import YijuError
+from core.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest",
+        description="清洗、切分、向量化并索引文档（.txt .md .docx .pdf .html）。重复运行只处理新增或改动的文件。",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, help="文件或文件夹")
+    parser.add_argument("--index", type=Path, help="索引目录（默认 data/index，或 YIJU_INDEX_DIR）")
+    parser.add_argument("--model", help="向量模型（默认 multilingual-e5-small，或 YIJU_EMBEDDING_MODEL）")
+    parser.add_argument("--rebuild", action="store_true", help="忽略现有索引，全部重建（换模型时使用）")
+    parser.add_argument("--quiet", action="store_true", help="不显示进度条")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"错误：路径不存在：{', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings(**{k: v for k, v in {"index_dir": args.index, "embedding_model": args.model}.items() if v})
+        report = _run(args, settings)
+    except YijuError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    _print_report(report)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    from ingest.embed import SentenceTransformerEmbedder
+    from ingest.pipeline import ingest
+
+    bar: tqdm | None = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=total, desc="向量化", unit="段")
+        bar.update(done - bar.n)
+
+    embedder = SentenceTransformerEmbedder(settings, show_progress=False)
+    try:
+        return ingest(args.paths, settings, embedder, rebuild=args.rebuild, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    print(
+        f"完成：{report.documents} 个文档，{report.passages} 个段落"
+        f"（新向量化 {report.embedded}，复用 {report.reused}），用时 {report.seconds:.1f} 秒。"
+    )
+    print(f"新增或更新 {len(report.added)}，未变 {len(report.unchanged)}，移除 {len(report.removed)}。")
+    for path in report.removed:
+        print(f"  移除：{path}")
+    if report.skipped:
+        print(f"跳过 {len(report.skipped)} 个文件：")
+        for s in report.skipped:
+            print(f"  {s.path}：{s.reason}")
+    print(f"索引：{report.index_path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Split articles into passages: one paragraph each, long ones at sentence ends.
+
+A paragraph longer than ``max_chars`` is split between sentences (。！？；),
+never inside one; a fragment shorter than ``min_chars`` is merged into its
+neighbour in the same article.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.types import Document, Passage
+
+_SENTENCE = re.compile(r".*?(?:[。！？!?；;…]+[”’」』）)]*|$)", re.S)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``, covering it without gaps."""
+    spans = []
+    for m in _SENTENCE.finditer(text):
+        if m.end() > m.start():
+            spans.append((m.start(), m.end()))
+    return spans
+
+
+def _pieces(start: int, end: int, text: str, max_chars: int) -> list[tuple[int, int]]:
+    """Greedy groups of whole sentences of at most ``max_chars`` each."""
+    if end - start <= max_chars:
+        return [(start, end)]
+    groups: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text[start:end]):
+        s, e = s + start, e + start
+        if groups and e - groups[-1][0] <= max_chars:
+            groups[-1] = (groups[-1][0], e)
+        else:
+            groups.append((s, e))
+    return groups
+
+
+def _merge_tiny(spans: list[tuple[int, int, int]], min_chars: int) -> list[tuple[int, int, int]]:
+    """Merge (paragraph, start, end) spans shorter than ``min_chars`` into a neighbour."""
+    out: list[tuple[int, int, int]] = []
+    for para, s, e in spans:
+        if out and e - s < min_chars:
+            out[-1] = (out[-1][0], out[-1][1], e)
+        elif out and out[-1][2] - out[-1][1] < min_chars:
+            out[-1] = (out[-1][0], out[-1][1], e)
+        else:
+            out.append((para, s, e))
+    return out
+
+
+def passage_id(doc_id: str, article: int, paragraph: int, part: int) -> str:
+    return f"{doc_id[:12]}-a{article}-p{paragraph}-{part}"
+
+
+def chunk_document(doc: Document, max_chars: int = 350, min_chars: int = 20) -> list[Passage]:
+    passages: list[Passage] = []
+    for a_idx, article in enumerate(doc.articles, start=1):
+        spans: list[tuple[int, int, int]] = []
+        for p_idx, (start, end) in enumerate(article.paragraphs, start=1):
+            spans.extend((p_idx, s, e) for s, e in _pieces(start, end, doc.text, max_chars))
+        part_of: dict[int, int] = {}
+        for para, s, e in _merge_tiny(spans, min_chars):
+            part_of[para] = part_of.get(para, 0) + 1
+            passages.append(
+                Passage(
+                    passage_id=passage_id(doc.doc_id, a_idx, para, part_of[para]),
+                    doc_id=doc.doc_id,
+                    doc_name=doc.name,
+                    title=article.title,
+                    article=a_idx,
+                    paragraph=para,
+                    part=part_of[para],
+                    start=s,
+                    end=e,
+                    text=doc.text[s:e],
+                )
+            )
+    return passages

@@ -1,0 +1,286 @@
+"""The index directory: passages, vectors, FAISS, BM25 and a manifest.
+
+Layout (one generation per ingest, switched atomically)::
+
+    INDEX_DIR/CURRENT            name of the live generation
+    INDEX_DIR/gen-…/manifest.json   model, dimension, counts, documents, checksums
+    INDEX_DIR/gen-…/documents.jsonl cleaned documents (for "查看原文")
+    INDEX_DIR/gen-…/passages.jsonl
+    INDEX_DIR/gen-…/vectors.npy     float32, L2-normalised, row i = passage i
+    INDEX_DIR/gen-…/dense.faiss
+    INDEX_DIR/gen-…/bm25/           bm25s over Chinese word tokens
+
+A new generation is written completely, then ``CURRENT`` is replaced with
+``os.replace``: a reader sees the old index or the new one, never a mix, and
+an interrupted ingest leaves the previous index as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import IndexCorruptError, IndexMissingError
+from core.types import Article, Document, Passage
+
+FORMAT_VERSION = 1
+HNSW_THRESHOLD = 60_000  # above this many passages flat search gets slow on 2 cores
+_FILES = ("documents.jsonl", "passages.jsonl", "vectors.npy", "dense.faiss")
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    doc_id: str
+    path: str
+    name: str
+    title: str
+    passages: int
+    ingested_at: str
+    encoding: str
+
+
+@dataclass
+class Manifest:
+    model: str
+    dim: int
+    documents: list[DocumentEntry]
+    passages: int
+    chunking: dict[str, int]
+    dense_index: str
+    checksums: dict[str, str] = field(default_factory=dict)
+    created_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        data = dict(data)
+        data["documents"] = [DocumentEntry(**d) for d in data["documents"]]
+        return cls(**data)
+
+
+@dataclass
+class Index:
+    """A loaded index generation. Read-only once built."""
+
+    path: Path
+    manifest: Manifest
+    documents: dict[str, Document]
+    passages: list[Passage]
+    vectors: np.ndarray
+    dense: Any  # faiss.Index
+    bm25: Any  # bm25s.BM25
+
+    @property
+    def model(self) -> str:
+        return self.manifest.model
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def document_to_json(doc: Document) -> dict[str, Any]:
+    return asdict(doc)
+
+
+def document_from_json(data: dict[str, Any]) -> Document:
+    articles = tuple(
+        Article(
+            **{
+                **a,
+                "subtitles": tuple(a["subtitles"]),
+                "bylines": tuple(a["bylines"]),
+                "tags": tuple(a["tags"]),
+                "sections": tuple(a["sections"]),
+                "paragraphs": tuple(tuple(p) for p in a["paragraphs"]),
+            }
+        )
+        for a in data["articles"]
+    )
+    return Document(**{**data, "articles": articles})
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def build_dense(vectors: np.ndarray, kind: str) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def dense_kind_for(n: int) -> str:
+    return "hnsw" if n > HNSW_THRESHOLD else "flat"
+
+
+def build_bm25(token_lists: list[list[str]]) -> Any:
+    import bm25s
+
+    bm25 = bm25s.BM25(k1=1.2, b=0.75)
+    # bm25s needs at least one token per document; "" is its own empty token.
+    bm25.index([tokens or [""] for tokens in token_lists], show_progress=False)
+    return bm25
+
+
+def write_index(
+    index_dir: Path,
+    documents: list[Document],
+    passages: list[Passage],
+    vectors: np.ndarray,
+    bm25_tokens: list[list[str]],
+    model: str,
+    chunking: dict[str, int],
+    ingested_at: dict[str, str],
+) -> Path:
+    """Write a complete new generation and make it current; returns its path."""
+    import faiss
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = Path(tempfile.mkdtemp(prefix=".building-", dir=index_dir))
+    _write_jsonl(gen / "documents.jsonl", [document_to_json(d) for d in documents])
+    _write_jsonl(gen / "passages.jsonl", [asdict(p) for p in passages])
+    np.save(gen / "vectors.npy", vectors.astype(np.float32, copy=False))
+    kind = dense_kind_for(len(passages))
+    faiss.write_index(build_dense(vectors, kind), str(gen / "dense.faiss"))
+    build_bm25(bm25_tokens).save(str(gen / "bm25"), show_progress=False)
+    counts = {d.doc_id: 0 for d in documents}
+    for p in passages:
+        counts[p.doc_id] += 1
+    manifest = Manifest(
+        model=model,
+        dim=int(vectors.shape[1]),
+        documents=[
+            DocumentEntry(
+                doc_id=d.doc_id,
+                path=d.path,
+                name=d.name,
+                title=d.articles[0].title if d.articles else d.name,
+                passages=counts[d.doc_id],
+                ingested_at=ingested_at[d.doc_id],
+                encoding=d.encoding,
+            )
+            for d in documents
+        ],
+        passages=len(passages),
+        chunking=chunking,
+        dense_index=kind,
+        checksums={name: _sha256(gen / name) for name in _FILES},
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    (gen / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), "utf-8")
+    _fsync_tree(gen)
+    final = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{gen.name[-6:]}"
+    gen.rename(final)
+    _switch_current(index_dir, final.name)
+    _remove_old_generations(index_dir, keep={final.name})
+    return final
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in path.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+
+
+def _switch_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".CURRENT.{os.getpid()}"
+    tmp.write_text(name + "\n", "utf-8")
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / "CURRENT")
+
+
+def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
+    """Remove generations and half-built folders other than ``keep``.
+
+    The generation that was current until now is kept one more round so a
+    query that opened it a moment ago can still finish reading it.
+    """
+    gens = sorted(p for p in index_dir.glob("gen-*") if p.name not in keep)
+    for old in gens[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+    for half in index_dir.glob(".building-*"):
+        if time.time() - half.stat().st_mtime > 60:
+            shutil.rmtree(half, ignore_errors=True)
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    gen = index_dir / pointer.read_text("utf-8").strip()
+    return gen if gen.is_dir() else None
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None
+    try:
+        return Manifest.from_json(json.loads((gen / "manifest.json").read_text("utf-8")))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise IndexCorruptError(str(index_dir), f"manifest.json 无法读取：{exc}") from exc
+
+
+def load_index(index_dir: Path, verify: bool = True) -> Index:
+    """Load the current generation; checksums are verified unless ``verify=False``."""
+    import bm25s
+    import faiss
+
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissingError(str(index_dir))
+    manifest = read_manifest(index_dir)
+    assert manifest is not None
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(str(index_dir), f"索引格式版本 {manifest.format_version} 与本程序不符")
+    if verify:
+        for name, expected in manifest.checksums.items():
+            if not (gen / name).exists() or _sha256(gen / name) != expected:
+                raise IndexCorruptError(str(index_dir), f"{name} 校验和不符")
+    try:
+        documents = {d["doc_id"]: document_from_json(d) for d in _read_jsonl(gen / "documents.jsonl")}
+        passages = [Passage(**p) for p in _read_jsonl(gen / "passages.jsonl")]
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r")
+        dense = faiss.read_index(str(gen / "dense.faiss"))
+        bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False, verbosity=0)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
+    if len(passages) != manifest.passages or vectors.shape[0] != len(passages) or dense.ntotal != len(passages):
+        raise IndexCorruptError(str(index_dir), "段落数与向量数不一致")
+    return Index(gen, manifest, documents, passages, vectors, dense, bm25)

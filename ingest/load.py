@@ -1,0 +1,163 @@
+"""Read files into cleaned documents.
+
+Supported: .txt and .md (UTF-8, or GB18030/GBK/Big5 detected), .docx, .pdf
+(text layer) and .html. A file that cannot be read raises ``LoadError`` with
+the reason; ``load_paths`` reports it and goes on with the other files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import LoadError
+from core.types import Document
+from ingest.clean import clean_text
+
+SUPPORTED = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 first, then the best guess of charset-normalizer."""
+    if b"\x00" in data[:8192]:
+        raise LoadError("看起来是二进制文件（含 NUL 字节），不是文本")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["gb18030", "big5", "utf_16", "cp1252", "shift_jis"]).best()
+    if best is None or best.encoding is None:
+        raise LoadError("无法识别文本编码（不是 UTF-8、GB18030/GBK 或 Big5）")
+    encoding = "gb18030" if best.encoding in ("gbk", "gb2312") else best.encoding
+    text = data.decode(encoding)
+    if _control_ratio(text) > 0.05:
+        raise LoadError("看起来是二进制文件，不是文本")
+    return text, encoding
+
+
+def _control_ratio(text: str) -> float:
+    sample = text[:20000]
+    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
+    return bad / max(1, len(sample))
+
+
+def _read_docx(path: Path) -> str:
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises several unrelated types
+        raise LoadError(f"无法解析 DOCX（文件损坏或不是 Word 文档）：{type(exc).__name__}") from exc
+    lines = []
+    for para in document.paragraphs:
+        style = (para.style.name or "").lower() if para.style is not None else ""
+        text = para.text.strip()
+        if text and style.startswith(("heading 1", "title")):
+            lines.append("# " + text)
+        elif text and style.startswith("heading"):
+            lines.append("## " + text)
+        else:
+            lines.append(text)
+    return "\n\n".join(lines)
+
+
+def _read_pdf(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(f"无法解析 PDF（文件损坏或被截断）：{type(exc).__name__}") from exc
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise LoadError("PDF 没有文本层（可能是扫描件），请先做 OCR")
+    return text
+
+
+def _read_html(data: bytes) -> tuple[str, str]:
+    from selectolax.parser import HTMLParser
+
+    raw, encoding = decode_text(data)
+    tree = HTMLParser(raw)
+    for node in tree.css("script, style, noscript, nav, footer, header"):
+        node.decompose()
+    blocks = []
+    title = tree.css_first("title")
+    if title is not None and title.text(strip=True):
+        blocks.append("# " + title.text(strip=True))
+    body = tree.body or tree.root
+    if body is not None:
+        for node in body.css("h1, h2, h3, h4, p, li, td, pre, blockquote, div"):
+            if node.tag == "div" and node.css_first("p, div, h1, h2, h3, li"):
+                continue
+            text = node.text(separator="", strip=True)
+            if text:
+                prefix = "## " if node.tag in ("h1", "h2", "h3", "h4") else ""
+                blocks.append(prefix + text)
+    return "\n\n".join(blocks), encoding
+
+
+def read_text(path: Path, data: bytes) -> tuple[str, str]:
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        return _read_docx(path), "docx"
+    if suffix == ".pdf":
+        return _read_pdf(path), "pdf"
+    if suffix in (".html", ".htm"):
+        return _read_html(data)
+    return decode_text(data)
+
+
+def load_document(path: Path, max_bytes: int | None = None) -> Document:
+    """Read, decode and clean one file. Raises ``LoadError`` with the reason."""
+    if path.suffix.lower() not in SUPPORTED:
+        raise LoadError(f"不支持的文件类型 {path.suffix or '（无扩展名）'}；支持 {' '.join(SUPPORTED)}")
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise LoadError(f"文件过大（{size / 1e6:.1f} MB，上限 {max_bytes / 1e6:.0f} MB）")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"无法读取文件：{exc.strerror or exc}") from exc
+    if not data.strip():
+        raise LoadError("文件为空")
+    text, encoding = read_text(path, data)
+    cleaned, articles = clean_text(text, fallback_title=path.stem)
+    if not articles:
+        raise LoadError("文件中没有可用的正文段落")
+    return Document(
+        doc_id=content_hash(data),
+        path=str(path),
+        name=path.name,
+        text=cleaned,
+        articles=articles,
+        encoding=encoding,
+    )
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files under ``paths`` (recursively, sorted), hidden ones left out."""
+    for root in paths:
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                rel = p.relative_to(root).parts
+                if p.is_file() and not any(part.startswith(".") for part in rel):
+                    yield p
+        else:
+            yield root

@@ -1,0 +1,113 @@
+"""Citation verification: keep only the answer sentences the sources support.
+
+Every answer sentence must cite at least one retrieved passage with ``[n]``;
+every number, percentage, date and named entity in it must appear in a
+passage it cites. Unsupported sentences are removed and listed. Each
+citation carries the span of the passage that best supports its sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.text import normalize
+from core.types import Citation, ScoredPassage
+from ingest.chunk import sentence_spans
+from qa.terms import number_forms
+
+MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
+_QUOTED = re.compile(r"[《“「『\"]([^》”」』\"]{2,30})[》”」』\"]")
+_ORG = re.compile(r"[\u4e00-\u9fff（）()]{2,20}?(?:有限公司|股份公司|集团|银行|研究院|大学|协会|委员会|管理局|知识产权局)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str  # the sentence without markers
+    cited: tuple[int, ...]  # 1-based passage numbers as written
+
+
+@dataclass(frozen=True)
+class Verified:
+    text: str
+    citations: tuple[Citation, ...]
+    removed: tuple[str, ...]
+
+
+def split_claims(answer: str) -> list[Claim]:
+    """Sentences of an answer with the ``[n]`` markers that follow or sit inside them."""
+    claims: list[Claim] = []
+    for chunk in re.split(r"\n+", answer):
+        for sentence in _sentences_with_markers(chunk):
+            numbers = tuple(int(n) for m in MARKER.finditer(sentence) for n in re.split(r"[,，、\s]+", m.group(1)) if n)
+            text = MARKER.sub("", sentence).strip()
+            if text and re.search(r"\w", text):
+                claims.append(Claim(text, numbers))
+    return claims
+
+
+def _sentences_with_markers(chunk: str) -> list[str]:
+    """Split after sentence ends, keeping markers that follow the 。 with their sentence."""
+    out: list[str] = []
+    pos = 0
+    for m in re.finditer(r"[。！？!?；;]+[”’」』）)]*((?:\s*[\[【［][\d,，、\s]+[\]】］])*)", chunk):
+        out.append(chunk[pos : m.end()])
+        pos = m.end()
+    if chunk[pos:].strip():
+        out.append(chunk[pos:])
+    return out
+
+
+def claim_facts(text: str) -> tuple[set[str], set[str]]:
+    """(numbers, entities) a sentence asserts."""
+    numbers = {n for n in number_forms(text) if not re.fullmatch(r"[1-9]", n)}
+    entities = {m.group(1) for m in _QUOTED.finditer(text)} | {m.group(0) for m in _ORG.finditer(text)}
+    return numbers, entities
+
+
+def unsupported_facts(text: str, sources: list[str]) -> list[str]:
+    numbers, entities = claim_facts(text)
+    source_numbers: set[str] = set().union(*(number_forms(s) for s in sources)) if sources else set()
+    joined = normalize("".join(sources))
+    missing = [n for n in sorted(numbers) if n not in source_numbers]
+    missing += [e for e in sorted(entities) if normalize(e) not in joined]
+    return missing
+
+
+def best_span(sentence: str, passage: str) -> tuple[int, int]:
+    """Offsets of the passage sentence sharing the most characters with ``sentence``."""
+    target = set(normalize(sentence))
+    best, best_score = (0, len(passage)), -1.0
+    for s, e in sentence_spans(passage):
+        chunk = passage[s:e]
+        score = len(target & set(normalize(chunk))) / (1 + 0.01 * len(chunk))
+        if score > best_score:
+            best, best_score = (s, e), score
+    s, e = best
+    while s < e and passage[s].isspace():
+        s += 1
+    return s, e
+
+
+def verify(answer: str, retrieved: list[ScoredPassage]) -> Verified:
+    """Drop unsupported sentences; renumber citations 1..m in order of first use."""
+    kept: list[str] = []
+    removed: list[str] = []
+    numbering: dict[int, int] = {}
+    citations: list[Citation] = []
+    for claim in split_claims(answer):
+        valid = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(retrieved)]
+        sources = [retrieved[n - 1].passage.text for n in valid]
+        if not valid or unsupported_facts(claim.text, sources):
+            removed.append(claim.text)
+            continue
+        marks = []
+        for n in valid:
+            if n not in numbering:
+                numbering[n] = len(numbering) + 1
+                p = retrieved[n - 1].passage
+                s, e = best_span(claim.text, p.text)
+                citations.append(Citation(numbering[n], p, p.text[s:e], s, e))
+            marks.append(f"[{numbering[n]}]")
+        kept.append(claim.text + "".join(marks))
+    return Verified("".join(kept), tuple(citations), tuple(removed))
