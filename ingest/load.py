@@ -91,7 +91,7 @@ def _read_pdf(path: Path) -> str:
 
 
 def _read_html(data: bytes) -> tuple[str, str]:
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     raw, encoding = decode_text(data)
     tree = HTMLParser(raw)
@@ -104,8 +104,8 @@ def _read_html(data: bytes) -> tuple[str, str]:
     body = tree.body or tree.root
     if body is not None:
         for node in body.css("h1, h2, h3, h4, p, li, td, pre, blockquote, div"):
-            if node.tag == "div" and node.css_first("p, div, h1, h2, h3, li"):
-                continue
+            if node.tag in ("div", "li", "td", "blockquote") and node.css_first("p, div, h1, h2, h3, h4, li"):
+                continue  # its block children are visited on their own
             text = node.text(separator="", strip=True)
             if text:
                 prefix = "## " if node.tag in ("h1", "h2", "h3", "h4") else ""
