@@ -153,8 +153,8 @@ def build_bm25(token_lists: list[list[str]]) -> Any:
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
-    # bm25s needs at least one token per document; "" is its own empty token.
-    bm25.index([tokens or [""] for tokens in token_lists], show_progress=False)
+    # bm25s needs at least one token per document ("" is its own empty token) and one document.
+    bm25.index([tokens or [""] for tokens in token_lists] or [[""]], show_progress=False)
     return bm25
 
 

@@ -142,3 +142,13 @@ def test_cli_reports_missing_index(tmp_path: Path) -> None:
     done = subprocess.run(query, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert "python -m ingest" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_removing_the_last_document_leaves_an_empty_usable_index(model_settings, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(model_settings, tmp_path)
+    ingest([SEED_FILE], settings, embedder)
+    doc_id = load_index(tmp_path / "index").passages[0].doc_id
+    report = ingest([], settings, embedder, remove_doc_ids=[doc_id])
+    assert report.documents == 0 and report.removed == [str(SEED_FILE)]
+    index = load_index(tmp_path / "index")
+    assert index.passages == [] and HybridRetriever(index, embedder).search("中小微企业", k=5) == []
