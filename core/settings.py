@@ -17,9 +17,7 @@ DEFAULT_MODEL = "multilingual-e5-small"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="YIJU_", extra="forbid", validate_assignment=True, frozen=False
-    )
+    model_config = SettingsConfigDict(env_prefix="YIJU_", extra="forbid", validate_assignment=True, frozen=False)
 
     data_dir: Path = Field(Path("data"), description="应用数据目录：索引、上传文件、反馈、模型缓存都在其下。")
     index_dir: Path | None = Field(None, description="索引目录；默认 `<data_dir>/index`。")

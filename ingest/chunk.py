@@ -49,9 +49,7 @@ def _merge_tiny(spans: list[tuple[int, int, int]], min_chars: int) -> list[tuple
     """Merge (paragraph, start, end) spans shorter than ``min_chars`` into a neighbour."""
     out: list[tuple[int, int, int]] = []
     for para, s, e in spans:
-        if out and e - s < min_chars:
-            out[-1] = (out[-1][0], out[-1][1], e)
-        elif out and out[-1][2] - out[-1][1] < min_chars:
+        if (out and e - s < min_chars) or (out and out[-1][2] - out[-1][1] < min_chars):
             out[-1] = (out[-1][0], out[-1][1], e)
         else:
             out.append((para, s, e))

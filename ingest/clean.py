@@ -129,11 +129,11 @@ def _reclassify_cut_headings(units: list[_Unit]) -> None:
     i = 0
     while i < len(units) - 1:
         cur, nxt = units[i], units[i + 1]
-        if cur.kind == "heading" and not cur.level and nxt.kind == "body" and _continues(cur.text, nxt.text):
-            if _CONTINUATION_START.match(nxt.text) or _crosses_word(cur.text, nxt.text):
-                cur.kind, cur.text = "body", cur.text + nxt.text
-                del units[i + 1]
-                continue
+        cut = cur.kind == "heading" and not cur.level and nxt.kind == "body" and _continues(cur.text, nxt.text)
+        if cut and (_CONTINUATION_START.match(nxt.text) or _crosses_word(cur.text, nxt.text)):
+            cur.kind, cur.text = "body", cur.text + nxt.text
+            del units[i + 1]
+            continue
         i += 1
 
 

@@ -8,7 +8,6 @@ an LLM configured, the LLM does this instead (``qa.llm``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 _DROP_POS = ("r", "y", "x", "c", "u")

@@ -18,7 +18,9 @@ from qa.terms import number_forms
 
 MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 _QUOTED = re.compile(r"[《“「『\"]([^》”」』\"]{2,30})[》”」』\"]")
-_ORG = re.compile(r"[\u4e00-\u9fff（）()]{2,20}?(?:有限公司|股份公司|集团|银行|研究院|大学|协会|委员会|管理局|知识产权局)")
+_ORG = re.compile(
+    r"[\u4e00-\u9fff（）()]{2,20}?(?:有限公司|股份公司|集团|银行|研究院|大学|协会|委员会|管理局|知识产权局)"
+)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def test_every_seed_passage_has_its_article_title(seed_index) -> None:  # type: 
 def test_mixed_folder_reports_bad_files_and_keeps_good_ones(model_settings, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "gbk.txt").write_bytes("甲公司的注册资本为三千万元，总部位于郑州。\n\n甲公司主要生产流量仪表。".encode("gbk"))
+    (docs / "gbk.txt").write_bytes(
+        "甲公司的注册资本为三千万元，总部位于郑州。\n\n甲公司主要生产流量仪表。".encode("gbk")
+    )
     (docs / "empty.txt").write_bytes(b"")
     (docs / "binary.txt").write_bytes(bytes(range(256)) * 50)
     shutil.copy(SEED_FILE, docs / "seed.txt")

@@ -28,7 +28,9 @@ def test_long_paragraph_splits_at_sentence_ends_only() -> None:
 
 
 def test_tiny_fragment_is_merged_into_its_neighbour() -> None:
-    doc = Document("d" * 32, "x", "x", "正文第一段，足够长的一段话。\n\n短。", (Article("t", paragraphs=((0, 14), (16, 18))),))
+    doc = Document(
+        "d" * 32, "x", "x", "正文第一段，足够长的一段话。\n\n短。", (Article("t", paragraphs=((0, 14), (16, 18))),)
+    )
     passages = chunk_document(doc, max_chars=350, min_chars=5)
     assert len(passages) == 1
     assert passages[0].text.endswith("短。")

@@ -83,5 +83,5 @@ def test_plain_text_without_layout_is_one_article() -> None:
 
 
 def test_markdown_headings_start_articles() -> None:
-    text, articles = clean_text("# 甲\n\n甲的正文很长，讲了很多事情。\n\n# 乙\n\n乙的正文。", "md")
+    _text, articles = clean_text("# 甲\n\n甲的正文很长，讲了很多事情。\n\n# 乙\n\n乙的正文。", "md")
     assert [a.title for a in articles] == ["甲", "乙"]

@@ -16,7 +16,9 @@ from qa.verify import split_claims, verify
 
 # Text shaped like Chinese documents: CJK, punctuation, digits, newlines, plus anything at all.
 chinese = st.text(
-    alphabet=st.sampled_from(list("中小微企业户数量专利年月日我国的是了，。！？；：“”（）《》——\n\n  0123456789.%万亿abc")),
+    alphabet=st.sampled_from(
+        list("中小微企业户数量专利年月日我国的是了，。！？；：“”（）《》——\n\n  0123456789.%万亿abc")
+    ),
     max_size=600,
 )
 anything = st.text(max_size=400)
