@@ -40,6 +40,7 @@ itself is never stored.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -131,10 +132,8 @@ class _Server(ThreadingHTTPServer):
             sockets = list(self.open_sockets)
             self.open_sockets.clear()
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -151,10 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.open_sockets.add(self.connection)
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
         with self.server.sockets_lock:
             self.server.open_sockets.discard(self.connection)
 
@@ -431,10 +428,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         except OSError:
             pass
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class ScriptedOpenAIServer:
