@@ -1,0 +1,60 @@
+"""``python app.py``: the web app on http://127.0.0.1:7860.
+
+Settings come from ``YIJU_*`` environment variables (see ``core.settings``);
+host and port from Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.
+On first start the seed documents (``YIJU_SEED_DIR``, default ``seeds/``)
+are ingested. Optional login: ``YIJU_AUTH_USER`` and ``YIJU_AUTH_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from core.errors import YijuError
+from core.settings import Settings
+
+CONCURRENCY = 2  # answers run on the CPU; more parallel work would only slow each one down
+QUEUE_SIZE = 64  # beyond this, new requests are told the queue is full instead of waiting forever
+
+
+def _auth(settings: Settings) -> tuple[str, str] | None:
+    password = settings.auth_password.get_secret_value() if settings.auth_password else ""
+    if bool(settings.auth_user) != bool(password):
+        raise YijuError("YIJU_AUTH_USER 与 YIJU_AUTH_PASSWORD 需要同时设置（或都不设置）。")
+    return (settings.auth_user, password) if settings.auth_user else None
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+        auth = _auth(settings)
+        from ui.services import build_services
+
+        services = build_services(settings, echo=lambda line: print(line, flush=True))
+    except YijuError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    from ui.assets import CSS, HEAD, theme
+    from ui.blocks import build_demo
+
+    demo = build_demo(services)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    hard_limit_mb = int(max(settings.max_upload_mb * 4, settings.max_upload_mb + 10))
+    demo.launch(
+        auth=auth,
+        auth_message="请登录后使用依据文档问答。" if auth else None,
+        theme=theme(),
+        css=CSS,
+        head=HEAD,
+        # Gradio's own guard against huge uploads; the exact limit is checked later with a Chinese message.
+        max_file_size=f"{hard_limit_mb}mb",
+        footer_links=["api"],
+        show_error=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

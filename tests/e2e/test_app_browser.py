@@ -1,0 +1,319 @@
+"""The real app (``python app.py`` in a subprocess, fresh data dir) driven in
+Debian's chromium: answer with a clickable citation and the original text,
+refusal styling, bad input, feedback, upload-then-ask, the LLM connection
+test against the scripted OpenAI-protocol server, and ``/ask`` through
+``gradio_client``. Saves ``docs/screenshot.png``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.browser import launch_chromium
+from tests.support.openai_server import ScriptedOpenAIServer
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "我国中小微企业有多少户？"
+UNANSWERABLE = "2022年全国个体工商户有多少户？"
+FINAL = "#yiju-chat .yiju-answer:not(.yiju-pending), #yiju-chat .yiju-error"
+START_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningApp:
+    def __init__(self, url: str, data_dir: Path, log: Path) -> None:
+        self.url, self.data_dir, self.log = url, data_dir, log
+
+
+@contextlib.contextmanager
+def running_app(data: Path, log: Path, **extra_env: str) -> Iterator[RunningApp]:
+    """``python app.py`` on a free port with ``data`` as its data dir, stopped afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YIJU_", "OPENAI_", "GRADIO_"))}
+    env.update(
+        YIJU_DATA_DIR=str(data),
+        YIJU_MODEL_CACHE_DIR=str(ROOT / ".cache" / "models"),
+        YIJU_SEED_DIR=str(ROOT / "seeds"),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+        **extra_env,
+    )
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_up(url, proc, log)
+        yield RunningApp(url, data, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    data = tmp_path_factory.mktemp("e2e-data")
+    with running_app(data, data / "app.log") as running:
+        yield running
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise RuntimeError(f"app.py did not come up in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, app: RunningApp) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#yiju-question textarea")
+    yield page
+    context.close()
+
+
+def ask(page: Any, question: str) -> Any:
+    """Type ``question``, send it, wait for the final bubble; returns that bubble."""
+    done = page.locator(FINAL).count()
+    box = page.locator("#yiju-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length > n", arg=[FINAL, done], timeout=120_000
+    )
+    return page.locator(FINAL).nth(done)
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_first_start_ingested_the_seeds(app: RunningApp) -> None:
+    text = app.log.read_text("utf-8")
+    assert "首次启动：索引" in text and "入库完成：1 个文档" in text
+
+
+def test_answer_citation_click_and_original_text(page: Any) -> None:
+    page.locator("#yiju-chat").get_by_text(QUESTION).first.click()  # an example on the start screen
+    page.wait_for_selector(FINAL, timeout=120_000)
+    bubble = page.locator(FINAL).first
+
+    assert "5200万" in bubble.inner_text() and "抽取式（离线）" in bubble.inner_text()
+    link = bubble.locator("a.yiju-cite").first
+    assert link.inner_text() == "[1]"
+    link.click()
+    card = page.locator("#yiju-c-1-1")
+    page.wait_for_function("() => document.querySelector('#yiju-c-1-1').classList.contains('yiju-active')")
+    assert card.is_visible() and "5200万" in card.locator(".yiju-passage mark.yiju-quote").inner_text()
+    assert "第2段" in card.inner_text() and "000_90d63b1abeeeb38e.txt" in card.inner_text()
+
+    card.locator("details.yiju-source > summary").click()
+    context = card.locator(".yiju-doc .yiju-ctx")
+    context.wait_for(state="visible")
+    assert "5200万" in context.inner_text()
+    assert card.locator(".yiju-doc").evaluate("d => d.scrollTop > 0 && d.scrollHeight > d.clientHeight")
+    page.wait_for_timeout(600)  # let the smooth scroll settle before the picture
+    (ROOT / "docs").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+
+
+def test_refusal_is_styled_as_a_refusal_with_closest_passages(page: Any) -> None:
+    bubble = ask(page, UNANSWERABLE)
+
+    assert "yiju-refused" in (bubble.get_attribute("class") or "")
+    assert "资料不足 · 未作回答" in bubble.inner_text() and "无法回答" in bubble.inner_text()
+    assert bubble.locator("a.yiju-cite").count() == 0
+    section = page.locator("#yiju-t-1")
+    assert "可能相关的段落（不足以回答）" in section.inner_text()
+    assert section.locator(".yiju-card-weak").count() == 3
+    colour = bubble.evaluate("b => getComputedStyle(b).borderLeftColor")
+    assert colour == "rgb(217, 119, 6)"  # the amber refusal bar, not the answer style
+
+
+def test_bad_input_gets_a_chinese_message_and_no_injection(page: Any) -> None:
+    page.locator("#yiju-send").click()
+    page.wait_for_selector("#yiju-chat .yiju-error")
+    assert "请输入一个问题" in page.locator("#yiju-chat .yiju-error").first.inner_text()
+
+    bubble = ask(page, '<img src=x onerror="window.__pwned=true"><script>window.__pwned=true</script>' + QUESTION)
+    assert "用时" in bubble.inner_text()  # answered or refused like any question
+    assert page.locator("#yiju-chat img[src=x], #yiju-sources img").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert "<img src=x" in page.locator("#yiju-chat").inner_text()  # shown as text
+
+    bubble = ask(page, "问" * 20000)
+    assert "问题过长" in bubble.inner_text()
+    assert "5200万" in ask(page, QUESTION).inner_text()  # the session goes on
+
+
+def test_a_question_sent_while_answering_is_answered_next(page: Any) -> None:
+    box = page.locator("#yiju-question textarea")
+    box.fill(QUESTION)
+    box.press("Enter")
+    page.wait_for_selector("#yiju-chat .yiju-pending")
+    box.fill(UNANSWERABLE)
+    box.press("Enter")
+    page.wait_for_function("([s]) => document.querySelectorAll(s).length === 2", arg=[FINAL], timeout=120_000)
+
+    first, second = page.locator(FINAL).all()
+    assert "5200万" in first.inner_text() and "资料不足" in second.inner_text()
+    assert page.locator("#yiju-chat .yiju-q").all_inner_texts() == [QUESTION, UNANSWERABLE]
+
+
+def test_feedback_is_saved_with_question_answer_and_citations(page: Any, app: RunningApp) -> None:
+    ask(page, QUESTION)
+    page.locator("#yiju-comment textarea, #yiju-comment input").first.fill("回答准确，引用清楚")
+    page.locator("#yiju-up").click()
+    page.wait_for_selector("#yiju-feedback-status .yiju-status-ok")
+
+    rows = [json.loads(line) for line in (app.data_dir / "feedback.jsonl").read_text("utf-8").splitlines()]
+    assert rows[-1]["rating"] == "up" and rows[-1]["comment"] == "回答准确，引用清楚"
+    assert rows[-1]["question"] == QUESTION and "5200万" in rows[-1]["answer"] and rows[-1]["citations"]
+
+
+def test_upload_a_file_ask_about_it_then_remove_it(page: Any, tmp_path: Path) -> None:
+    doc = tmp_path / "星河仪表简介.txt"
+    doc.write_text(
+        "# 星河仪表科技有限公司简介\n\n星河仪表科技有限公司成立于2019年，注册资本为8600万元，主要生产超声波流量计。\n",
+        encoding="utf-8",
+    )
+    tool = tmp_path / "工具.exe"
+    tool.write_bytes(b"MZ\x90\x00")
+    page.get_by_role("tab", name="文档库").click()
+    page.locator("#yiju-upload input[type=file]").set_input_files([str(doc), str(tool)])
+    page.wait_for_function(
+        "() => ['星河仪表简介', '工具'].every(n => document.querySelector('#yiju-upload').innerText.includes(n))"
+    )
+    page.locator("#yiju-ingest").click()
+    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=120_000)
+    status = page.locator("#yiju-ingest-status").inner_text()
+    assert "星河仪表简介.txt：已入库" in status and "工具.exe：不支持的文件类型 .exe" in status
+    assert "星河仪表科技有限公司简介" in page.locator("#yiju-docs").inner_text()
+
+    page.get_by_role("tab", name="问答").click()
+    bubble = ask(page, "星河仪表科技有限公司的注册资本是多少？")
+    assert "8600万元" in bubble.inner_text() and bubble.locator("a.yiju-cite").count() >= 1
+
+    page.get_by_role("tab", name="文档库").click()
+    page.locator("#yiju-doc-choice input").click()
+    page.get_by_role("option", name="星河仪表科技有限公司简介（星河仪表简介.txt）").click()
+    page.locator("#yiju-remove").click()
+    page.wait_for_selector("#yiju-remove-status .yiju-status-ok")
+    assert "已删除《星河仪表科技有限公司简介》" in page.locator("#yiju-remove-status").inner_text()
+    assert "星河" not in page.locator("#yiju-docs").inner_text()
+    page.get_by_role("tab", name="问答").click()
+    assert "资料不足" in ask(page, "星河仪表科技有限公司的注册资本是多少？").inner_text()
+
+
+def test_connection_test_reports_success_and_failure(page: Any) -> None:
+    with ScriptedOpenAIServer(api_key="sk-e2e-test-key-1234") as server:
+        page.get_by_role("tab", name="设置").click()
+        page.locator("#yiju-base-url textarea, #yiju-base-url input").first.fill(server.base_url)
+        page.locator("#yiju-model textarea, #yiju-model input").first.fill("test-model")
+        key = page.locator("#yiju-api-key input").first
+        key.fill("sk-e2e-test-key-1234")
+        page.locator("#yiju-test").click()
+        page.wait_for_selector("#yiju-test-status .yiju-status-ok")
+        assert "连接成功" in page.locator("#yiju-test-status").inner_text()
+
+        key.fill("sk-wrong-key-0000")
+        page.locator("#yiju-test").click()
+        page.wait_for_selector("#yiju-test-status .yiju-status-error")
+        assert "API 密钥无效" in page.locator("#yiju-test-status").inner_text()
+
+
+def test_llm_answer_streams_into_the_chat_and_clear_resets(page: Any) -> None:
+    with ScriptedOpenAIServer(api_key="sk-e2e-test-key-1234") as server:
+        server.reply("我国中小微企业数量已超过5200万户。[1]")
+        page.get_by_role("tab", name="设置").click()
+        page.get_by_text("OpenAI 兼容接口（LLM）").click()
+        page.locator("#yiju-base-url textarea, #yiju-base-url input").first.fill(server.base_url)
+        page.locator("#yiju-model textarea, #yiju-model input").first.fill("test-model")
+        page.locator("#yiju-api-key input").first.fill("sk-e2e-test-key-1234")
+        page.get_by_role("tab", name="问答").click()
+        bubble = ask(page, QUESTION)
+
+        assert "LLM · test-model" in bubble.inner_text() and "5200万" in bubble.inner_text()
+        assert bubble.locator("a.yiju-cite").count() == 1
+        assert server.chat_requests[-1].get("stream") is True
+    assert "sk-e2e-test-key-1234" not in page.locator("#yiju-chat").inner_text()
+
+    page.locator("#yiju-clear").click()
+    page.wait_for_function("() => !document.querySelector('#yiju-chat .yiju-answer')")
+    assert "点击回答中的" in page.locator("#yiju-sources").inner_text()
+
+
+def test_ask_endpoint_of_the_running_app(app: RunningApp) -> None:
+    from gradio_client import Client
+
+    record = Client(app.url, verbose=False).predict(QUESTION, api_name="/ask")
+    assert record["refused"] is False and "5200万" in record["answer"] and record["citations"]
+
+
+def test_login_is_required_when_configured(app: RunningApp, browser: Any) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
+
+    log = app.data_dir / "auth.log"
+    with running_app(app.data_dir, log, YIJU_AUTH_USER="staff", YIJU_AUTH_PASSWORD="s3cret-pass") as guarded:
+        context = browser.new_context(locale="zh-CN")
+        page = context.new_page()
+        page.goto(guarded.url)
+        page.locator("input[type=password]").fill("s3cret-pass")
+        page.locator("input[type=text]").first.fill("staff")
+        page.locator("input[type=password]").press("Enter")
+        page.wait_for_selector("#yiju-question textarea", timeout=60_000)
+        context.close()
+        with pytest.raises(AuthenticationError, match="credentials were not provided"):
+            Client(guarded.url, verbose=False)
+        record = Client(guarded.url, auth=("staff", "s3cret-pass"), verbose=False).predict(QUESTION, api_name="/ask")
+        assert "5200万" in record["answer"]
+    assert "首次启动" not in log.read_text("utf-8")  # the index was there already
+
+
+def test_half_configured_login_stops_the_app_with_a_chinese_message(app: RunningApp) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YIJU_", "GRADIO_"))}
+    env.update(YIJU_DATA_DIR=str(app.data_dir), YIJU_AUTH_USER="staff")
+    done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "YIJU_AUTH_USER 与 YIJU_AUTH_PASSWORD 需要同时设置" in done.stderr

@@ -1,0 +1,338 @@
+"""The Gradio interface: 问答 (chat + 引用来源), 文档库 and 设置 tabs, and the ``/ask`` API.
+
+Handlers here only adapt Gradio values to ``ui.chat`` / ``ui.services`` and
+turn errors into Chinese messages; they never let a traceback reach the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr  # this module is the Gradio adapter; nothing else imports gradio
+
+from core.errors import YijuError
+from ui import render
+from ui.chat import GENERIC_ERROR, ChatSession, give_feedback, respond
+from ui.services import Preferences, Services, redact
+
+log = logging.getLogger(__name__)
+
+TITLE = "依据 · 有据可查的文档问答"
+EXAMPLES = (
+    "我国中小微企业有多少户？",
+    "《专利产业化促进中小企业成长计划实施方案》是由哪几个部门联合印发的？",
+    "祥符区高端装备制造产业园项目的项目经理是谁？",
+    "截至2023年9月底全国个体工商户有多少户？",
+)
+HEADER = (
+    '<div class="yiju-header"><h1>依据<span class="yiju-en">Yiju · grounded answers from your documents</span></h1>'
+    "<p>每句回答都标注出处，可点开核对原文；资料里没有的，会直接说明无法回答。</p></div>"
+)
+PLACEHOLDER = (
+    "**向文档库提问**\n\n回答中的 [1]、[2] 是引用标号，点击即可在右侧查看原文段落。\n\n可以试试下面的示例问题："
+)
+UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html"]
+MODES = [("离线抽取式（不使用 LLM）", "extractive"), ("OpenAI 兼容接口（LLM）", "llm")]
+
+
+def preferences(
+    mode: Any, base_url: Any, model: Any, api_key: Any, temperature: Any, top_k: Any, strictness: Any
+) -> Preferences:
+    return Preferences(
+        use_llm=mode == "llm",
+        base_url=base_url or "",
+        model=model or "",
+        api_key=api_key or "",
+        temperature=float(temperature if temperature is not None else 0.0),
+        top_k=int(top_k if top_k is not None else 5),
+        strictness=float(strictness if strictness is not None else 0.5),
+    )
+
+
+def _failure(services: Services, exc: BaseException, what: str, prefs: Preferences | None = None) -> str:
+    """The Chinese message for ``exc``; unexpected ones are logged (keys redacted)."""
+    if isinstance(exc, YijuError):
+        return redact(str(exc), services.secrets(prefs))
+    log.error("%s时出错：\n%s", what, redact(traceback.format_exc(), services.secrets(prefs)))
+    return GENERIC_ERROR
+
+
+def build_demo(services: Services) -> gr.Blocks:
+    defaults = Preferences.defaults(services.settings)
+    # delete_cache: Gradio's copies of uploaded files are removed after two hours (ours live in uploads_dir).
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True, delete_cache=(3600, 7200)) as demo:
+        session = gr.State(lambda: ChatSession())
+        gr.HTML(HEADER)
+        with gr.Tabs():
+            with gr.Tab("问答", id="chat"):
+                chat = _chat_tab()
+            with gr.Tab("文档库", id="docs"):
+                docs = _docs_tab(services)
+            with gr.Tab("设置", id="settings"):
+                prefs_inputs, test_btn, test_status = _settings_tab(services, defaults)
+        _wire_chat(services, session, chat, prefs_inputs)
+        _wire_docs(services, docs, demo)
+        _wire_settings(services, prefs_inputs, test_btn, test_status)
+        _api(services)
+    return demo
+
+
+# -- layout ------------------------------------------------------------------------------
+
+
+def _chat_tab() -> dict[str, Any]:
+    c: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            c["chatbot"] = gr.Chatbot(
+                label="对话",
+                show_label=False,
+                height=600,
+                render_markdown=False,  # bubbles are HTML built from escaped text (ui.render)
+                sanitize_html=True,
+                allow_tags=False,
+                feedback_options=None,
+                buttons=[],
+                placeholder=PLACEHOLDER,
+                examples=[{"text": q} for q in EXAMPLES],
+                group_consecutive_messages=False,
+                elem_id="yiju-chat",
+            )
+            with gr.Row(equal_height=True):
+                c["question"] = gr.Textbox(
+                    placeholder="输入问题，按回车发送",
+                    container=False,
+                    show_label=False,
+                    lines=1,
+                    max_lines=4,
+                    scale=8,
+                    autofocus=True,
+                    elem_id="yiju-question",
+                )
+                c["send"] = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="yiju-send")
+            with gr.Row(equal_height=True, elem_classes="yiju-feedback-row"):
+                c["up"] = gr.Button("有帮助", size="sm", scale=0, min_width=88, elem_id="yiju-up")
+                c["down"] = gr.Button("有问题", size="sm", scale=0, min_width=88, elem_id="yiju-down")
+                c["comment"] = gr.Textbox(
+                    placeholder="反馈说明（可选），写好后点左侧按钮",
+                    container=False,
+                    show_label=False,
+                    lines=1,
+                    scale=5,
+                    elem_id="yiju-comment",
+                )
+                c["clear"] = gr.Button("清空对话", size="sm", scale=0, min_width=88, elem_id="yiju-clear")
+            c["feedback_status"] = gr.HTML(elem_id="yiju-feedback-status")
+        with gr.Column(scale=2, min_width=360):
+            c["panel"] = gr.HTML(render.panel_html([]), js_on_load=None, elem_id="yiju-sources", max_height=720)
+    return c
+
+
+def _docs_tab(services: Services) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    gr.Markdown("### 已入库的文档")
+    d["table"] = gr.HTML(render.documents_table(services.document_entries()), js_on_load=None, elem_id="yiju-docs")
+    gr.Markdown(
+        f"### 上传新文档\n支持 {' '.join(UPLOAD_TYPES)}，单个文件不超过 {services.settings.max_upload_mb:g} MB。"
+        "上传后点“入库”，入库完成即可提问。"
+    )
+    d["files"] = gr.File(
+        label="选择文件（可多选）",
+        file_count="multiple",
+        type="filepath",  # no file_types: Gradio would reject other types with an English message; we check in Chinese
+        elem_id="yiju-upload",
+    )
+    d["ingest"] = gr.Button("入库", variant="primary", elem_id="yiju-ingest")
+    d["ingest_status"] = gr.HTML(elem_id="yiju-ingest-status")
+    gr.Markdown("### 删除文档")
+    with gr.Row(equal_height=True):
+        d["choice"] = gr.Dropdown(
+            label="选择要删除的文档", choices=_choices(services), scale=4, elem_id="yiju-doc-choice"
+        )
+        d["remove"] = gr.Button("删除所选文档", variant="stop", scale=1, elem_id="yiju-remove")
+    d["remove_status"] = gr.HTML(elem_id="yiju-remove-status")
+    return d
+
+
+def _settings_tab(services: Services, defaults: Preferences) -> tuple[list[Any], Any, Any]:
+    has_env_key = bool(services.settings.api_key())
+    gr.Markdown("### 回答方式\n离线抽取式直接摘录原文句子；LLM 生成的回答会逐句核对引用，无法证实的句子会被删除。")
+    mode = gr.Radio(MODES, value="llm" if defaults.use_llm else "extractive", label="回答方式", elem_id="yiju-mode")
+    with gr.Row():
+        base_url = gr.Textbox(
+            label="接口地址 Base URL",
+            value=defaults.base_url,
+            placeholder="如 https://api.deepseek.com/v1 或 http://localhost:11434/v1",
+            elem_id="yiju-base-url",
+        )
+        model = gr.Textbox(label="模型名称 Model", value=defaults.model, elem_id="yiju-model")
+    with gr.Row():
+        api_key = gr.Textbox(
+            label="API 密钥 API Key",
+            type="password",
+            placeholder="留空则使用服务器配置的密钥（仅用于服务器配置的接口地址）"
+            if has_env_key
+            else "本地服务（Ollama、vLLM 等）可留空",
+            elem_id="yiju-api-key",
+        )
+        temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.1, label="温度 Temperature")
+    test_btn = gr.Button("测试连接", elem_id="yiju-test")
+    test_status = gr.HTML(elem_id="yiju-test-status")
+    gr.Markdown("### 检索")
+    with gr.Row():
+        top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="检索段落数 top_k", elem_id="yiju-top-k")
+        strictness = gr.Slider(
+            0, 1, value=defaults.strictness, step=0.05, label="拒答严格度（0 宽松，1 严格）", elem_id="yiju-strictness"
+        )
+    gr.HTML(
+        '<div class="yiju-hint">这些设置只对当前页面有效，刷新后恢复默认。'
+        "API 密钥只用于调用接口，不会写入日志、反馈或对话记录。</div>"
+    )
+    return [mode, base_url, model, api_key, temperature, top_k, strictness], test_btn, test_status
+
+
+def _choices(services: Services) -> list[tuple[str, str]]:
+    return [(f"{e.title}（{e.name}）", e.doc_id) for e in services.document_entries()]
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+def _wire_chat(services: Services, session: Any, c: dict[str, Any], prefs_inputs: list[Any]) -> None:
+    def add(question: Any, state: ChatSession) -> tuple[Any, ...]:
+        state.add(question)
+        return state.messages(), state, ""
+
+    def add_example(state: ChatSession, event: gr.SelectData) -> tuple[Any, ...]:
+        value = event.value
+        return add(value.get("text", "") if isinstance(value, dict) else str(value or ""), state)
+
+    def answer(state: ChatSession, *prefs_values: Any) -> Iterator[tuple[Any, ...]]:
+        for messages, panel, new_state in respond(services, state, preferences(*prefs_values)):
+            yield messages, gr.skip() if panel is None else panel, new_state
+
+    # Step 1 (no queue, instant) records the question and clears the box; step 2 answers what is waiting.
+    added = {
+        "outputs": [c["chatbot"], session, c["question"]],
+        "queue": False,
+        "api_visibility": "private",
+        "show_progress": "hidden",
+        "trigger_mode": "multiple",
+    }
+    answering = {
+        "fn": answer,
+        "inputs": [session, *prefs_inputs],
+        "outputs": [c["chatbot"], c["panel"], session],
+        "api_visibility": "private",
+        "show_progress": "hidden",
+    }
+    events = [
+        c["question"].submit(add, inputs=[c["question"], session], **added).then(**answering),
+        c["send"].click(add, inputs=[c["question"], session], **added).then(**answering),
+        c["chatbot"].example_select(add_example, inputs=[session], **added).then(**answering),
+    ]
+
+    def clear() -> tuple[Any, ...]:
+        fresh = ChatSession()
+        return fresh.messages(), fresh.panel(), fresh, "", ""
+
+    for trigger in (c["clear"].click, c["chatbot"].clear):  # our button and the chat's own trash icon
+        trigger(
+            clear,
+            outputs=[c["chatbot"], c["panel"], session, c["feedback_status"], c["comment"]],
+            api_visibility="private",
+            cancels=events,
+        )
+
+    def rate(rating: str) -> Callable[[ChatSession, Any], tuple[str, Any]]:
+        def handler(state: ChatSession, comment: Any) -> tuple[str, Any]:
+            saved, status = give_feedback(services, state, "up" if rating == "up" else "down", comment)
+            return status, "" if saved else gr.skip()  # keep an unsaved comment so it is not lost
+
+        return handler
+
+    for button, rating in ((c["up"], "up"), (c["down"], "down")):
+        button.click(
+            rate(rating),
+            inputs=[session, c["comment"]],
+            outputs=[c["feedback_status"], c["comment"]],
+            api_visibility="private",
+        )
+
+
+def _wire_docs(services: Services, d: dict[str, Any], demo: Any) -> None:
+    def refresh() -> tuple[str, Any]:
+        return render.documents_table(services.document_entries()), gr.Dropdown(choices=_choices(services), value=None)
+
+    def upload(files: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+        paths = [Path(f) for f in (files or []) if f]
+        if not paths:
+            return render.status_html([("warn", "请先选择要上传的文件。")]), gr.skip(), gr.skip(), gr.skip()
+
+        def report(stage: str, done: int, total: int) -> None:
+            progress((done, total), desc="向量化段落", unit="段")
+
+        progress(0, desc="保存并解析文件……")
+        try:
+            lines = services.add_files([(p, p.name) for p in paths], progress=report)
+        except Exception as exc:
+            lines = [("error", _failure(services, exc, "入库"))]
+        table, choice = refresh()
+        return render.status_html(lines), table, choice, None
+
+    d["ingest"].click(
+        upload,
+        inputs=[d["files"]],
+        outputs=[d["ingest_status"], d["table"], d["choice"], d["files"]],
+        api_visibility="private",
+        concurrency_limit=1,
+        concurrency_id="ingest",
+    )
+
+    def remove(doc_id: Any) -> tuple[Any, ...]:
+        if not doc_id:
+            return render.status_html([("warn", "请先在下拉框中选择要删除的文档。")]), gr.skip(), gr.skip()
+        try:
+            entry = services.remove_document(str(doc_id))
+            line = ("ok", f"已删除《{entry.title}》（{entry.name}），它的段落不会再被检索到。")
+        except Exception as exc:
+            line = ("error", _failure(services, exc, "删除文档"))
+        table, choice = refresh()
+        return render.status_html([line]), table, choice
+
+    d["remove"].click(
+        remove,
+        inputs=[d["choice"]],
+        outputs=[d["remove_status"], d["table"], d["choice"]],
+        api_visibility="private",
+        concurrency_limit=1,
+        concurrency_id="ingest",
+    )
+    demo.load(refresh, outputs=[d["table"], d["choice"]], api_visibility="private")
+
+
+def _wire_settings(services: Services, prefs_inputs: list[Any], test_btn: Any, test_status: Any) -> None:
+    def test(*values: Any) -> str:
+        prefs = preferences(*values)
+        try:
+            message = services.check_connection(prefs)
+            return render.status_html([("ok", redact(message, services.secrets(prefs)))])
+        except Exception as exc:
+            return render.status_html([("error", _failure(services, exc, "测试连接", prefs))])
+
+    test_btn.click(test, inputs=prefs_inputs, outputs=test_status, api_visibility="private")
+
+
+def _api(services: Services) -> None:
+    def ask(question: str) -> dict[str, Any]:
+        """Answer one question from the indexed documents; returns the answer record (JSON)."""
+        try:
+            return services.ask_record(question)
+        except Exception as exc:
+            raise gr.Error(_failure(services, exc, "API 回答问题")) from None
+
+    gr.api(ask, api_name="ask")

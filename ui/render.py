@@ -1,0 +1,241 @@
+"""HTML for the chat bubbles, the "引用来源" panel and the documents table.
+
+Every piece of text that comes from a document or a user goes through
+``esc`` (``html.escape`` after dropping control characters); markup is only
+ever added around escaped text. Citation cards get ids
+``yiju-c-<turn>-<n>`` that the ``[n]`` links in the chat point at (see
+``ui.assets.HEAD`` for the click handler).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from core.types import Answer, Citation, Document, Passage, ScoredPassage
+from ingest.index import DocumentEntry
+
+MAX_CONTEXT_CHARS = 8000  # "查看原文" shows the article, or this much of it around the passage
+MAX_QUESTION_SHOWN = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def esc(text: str) -> str:
+    return html.escape(_CONTROL.sub("", text or ""), quote=True)
+
+
+def visible(text: str) -> str:
+    """``text`` without control characters and surrounding blanks: empty means nothing to show."""
+    return _CONTROL.sub("", text or "").strip()
+
+
+def cite_id(turn: int, n: int) -> str:
+    return f"yiju-c-{turn}-{n}"
+
+
+def mode_label(answer: Answer) -> str:
+    return f"LLM · {answer.model}" if answer.mode == "llm" else "抽取式（离线）"
+
+
+def seconds(latency_ms: float) -> str:
+    return f"用时 {latency_ms / 1000:.1f} 秒"
+
+
+# -- chat bubbles -------------------------------------------------------------------
+
+
+def question_html(question: str) -> str:
+    text = _CONTROL.sub("", question or "")
+    if len(text) > MAX_QUESTION_SHOWN:
+        text = f"{text[:MAX_QUESTION_SHOWN]}…（共 {len(question)} 字）"
+    return f'<div class="yiju-q">{_lines(esc(text))}</div>'
+
+
+def link_citations(escaped: str, turn: int, numbers: Iterable[int]) -> str:
+    """Turn ``[n]`` markers (for cited ``n`` only) into links to the matching card."""
+    known = set(numbers)
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in known:
+            return match.group(0)
+        return f'<a class="yiju-cite" href="#{cite_id(turn, n)}" title="查看引用 {n} 的原文">[{n}]</a>'
+
+    return _MARKER.sub(link, escaped)
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """The assistant bubble for a final answer or refusal."""
+    meta = f"{esc(mode_label(answer))} · {seconds(answer.latency_ms)}"
+    notes = []
+    if answer.standalone_question:
+        notes.append(f"按“{esc(answer.standalone_question)}”理解这个追问。")
+    if answer.notice:
+        notes.append(esc(answer.notice))
+    if answer.refused:
+        notes.append("右侧列出了最接近的段落，但它们不足以回答这个问题。")
+        badge = '<div class="yiju-badge">资料不足 · 未作回答</div>'
+        body, css = esc(answer.text), "yiju-answer yiju-refused"
+    else:
+        badge = ""
+        body = link_citations(_lines(esc(answer.text)), turn, (c.n for c in answer.citations))
+        meta += f" · 依据 {len(answer.citations)} 处原文"
+        css = "yiju-answer"
+    note_html = "".join(f'<div class="yiju-note">{n}</div>' for n in notes)
+    return f'<div class="{css}">{badge}<div class="yiju-text">{body}</div>{note_html}<div class="yiju-meta">{meta}</div></div>'
+
+
+def partial_html(text: str) -> str:
+    """A streaming LLM answer, not yet verified."""
+    return (
+        '<div class="yiju-answer yiju-pending">'
+        f'<div class="yiju-text">{_lines(esc(text))}<span class="yiju-caret">▍</span></div>'
+        '<div class="yiju-meta">生成中…（完成后逐句核对引用）</div></div>'
+    )
+
+
+def pending_html() -> str:
+    return '<div class="yiju-answer yiju-pending"><div class="yiju-meta">正在检索资料…</div></div>'
+
+
+def error_html(message: str, tag: str = "提示") -> str:
+    return f'<div class="yiju-error"><span class="yiju-error-tag">{esc(tag)}</span>{esc(message)}</div>'
+
+
+def _lines(escaped: str) -> str:
+    return escaped.replace("\n", "<br>")
+
+
+# -- the 引用来源 panel --------------------------------------------------------------
+
+
+def highlight(text: str, start: int, end: int, css: str = "yiju-quote") -> str:
+    """``text`` escaped, with ``text[start:end]`` wrapped in ``<mark>``."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    if end <= start:
+        return esc(text)
+    return f'{esc(text[:start])}<mark class="{css}">{esc(text[start:end])}</mark>{esc(text[end:])}'
+
+
+def _article_span(passage: Passage, document: Document) -> tuple[int, int, bool]:
+    """The article around ``passage`` in ``document.text``; cut to ``MAX_CONTEXT_CHARS`` (then True)."""
+    start, end = 0, len(document.text)
+    if 1 <= passage.article <= len(document.articles):
+        paragraphs = document.articles[passage.article - 1].paragraphs
+        if paragraphs:
+            start, end = min(p[0] for p in paragraphs), max(p[1] for p in paragraphs)
+    start, end = min(start, passage.start), max(end, passage.end)
+    if end - start <= MAX_CONTEXT_CHARS:
+        return start, end, False
+    room = max(0, MAX_CONTEXT_CHARS - (passage.end - passage.start)) // 2
+    return max(start, passage.start - room), min(end, passage.end + room), True
+
+
+def source_html(passage: Passage, document: Document | None, quote: tuple[int, int] | None) -> str:
+    """The "查看原文" view: the article with the passage (and quote) highlighted in place."""
+    if document is None or document.text[passage.start : passage.end] != passage.text:
+        return '<div class="yiju-doc-missing">原文已不在文档库中（可能已被删除或重新入库）。</div>'
+    start, end, cut = _article_span(passage, document)
+    inner = highlight(passage.text, *quote) if quote else esc(passage.text)
+    before = esc(document.text[start : passage.start])
+    after = esc(document.text[passage.end : end])
+    if cut:
+        before, after = f"（前略）…{before}", f"{after}…（后略）"
+    return (
+        f'<div class="yiju-doc-head">{esc(document.name)} ·《{esc(passage.title)}》全文</div>'
+        f'<div class="yiju-doc" tabindex="0">{before}<span class="yiju-ctx">{inner}</span>{after}</div>'
+    )
+
+
+def _location(p: Passage) -> str:
+    part = f"（第{p.part}部分）" if p.part > 1 else ""
+    return f"{esc(p.doc_name)} · 第{p.paragraph}段{part}"
+
+
+def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document]) -> str:
+    p = citation.passage
+    quote = (citation.quote_start, citation.quote_end)
+    return (
+        f'<div class="yiju-card" id="{cite_id(turn, citation.n)}">'
+        f'<div class="yiju-card-head"><span class="yiju-num">[{citation.n}]</span>'
+        f'<span class="yiju-title">《{esc(p.title)}》</span></div>'
+        f'<div class="yiju-loc">{_location(p)}</div>'
+        f'<div class="yiju-passage">{highlight(p.text, *quote)}</div>'
+        '<details class="yiju-source"><summary>查看原文</summary>'
+        f"{source_html(p, documents.get(p.doc_id), quote)}</details></div>"
+    )
+
+
+def related_card(scored: ScoredPassage, rank: int, turn: int, documents: Mapping[str, Document]) -> str:
+    p = scored.passage
+    return (
+        f'<div class="yiju-card yiju-card-weak" id="yiju-r-{turn}-{rank}">'
+        f'<div class="yiju-card-head"><span class="yiju-num">相关 {rank}</span>'
+        f'<span class="yiju-title">《{esc(p.title)}》</span></div>'
+        f'<div class="yiju-loc">{_location(p)}</div>'
+        f'<div class="yiju-passage">{esc(p.text)}</div>'
+        '<details class="yiju-source"><summary>查看原文</summary>'
+        f"{source_html(p, documents.get(p.doc_id), None)}</details></div>"
+    )
+
+
+def turn_section(answer: Answer, turn: int, documents: Mapping[str, Document], *, open_: bool = True) -> str:
+    """One answer's sources: its citation cards, or for a refusal the closest passages."""
+    if answer.refused:
+        cards = "".join(related_card(s, i, turn, documents) for i, s in enumerate(answer.retrieved[:3], start=1))
+        body = '<div class="yiju-related-head">可能相关的段落（不足以回答）</div>' + (
+            cards or '<div class="yiju-empty">没有检索到相关段落。</div>'
+        )
+    else:
+        body = "".join(citation_card(c, turn, documents) for c in answer.citations)
+    question = answer.question if len(answer.question) <= 60 else answer.question[:60] + "…"
+    state = " open" if open_ else ""
+    kind = " yiju-turn-refused" if answer.refused else ""
+    return (
+        f'<details class="yiju-turn{kind}" id="yiju-t-{turn}"{state}>'
+        f'<summary><span class="yiju-turn-no">第 {turn} 问</span>{esc(question)}</summary>{body}</details>'
+    )
+
+
+EMPTY_PANEL = (
+    '<div class="yiju-empty">提问后，这里列出回答所依据的原文段落。<br>'
+    "点击回答中的 <b>[1]</b> 等标号可定位到对应段落，点“查看原文”可在全文中核对。</div>"
+)
+
+
+def panel_html(sections: Sequence[str]) -> str:
+    """The whole panel: newest answer first."""
+    body = "".join(reversed(sections)) if sections else EMPTY_PANEL
+    return f'<div class="yiju-panel"><div class="yiju-panel-head">引用来源 <span>Sources</span></div>{body}</div>'
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+def documents_table(entries: Sequence[DocumentEntry]) -> str:
+    if not entries:
+        return '<div class="yiju-empty">文档库是空的。请在下方上传文档。</div>'
+    rows = "".join(
+        "<tr>"
+        f"<td>{esc(e.title)}</td>"
+        f"<td>{esc(e.name)}</td>"
+        f'<td class="yiju-num-cell">{e.passages}</td>'
+        f"<td>{esc(e.ingested_at)}</td>"
+        f'<td class="yiju-id-cell">{esc(e.doc_id[:12])}</td>'
+        "</tr>"
+        for e in entries
+    )
+    total = sum(e.passages for e in entries)
+    return (
+        f'<div class="yiju-docs-summary">共 {len(entries)} 个文档，{total} 个段落。</div>'
+        '<table class="yiju-docs"><thead><tr><th>标题</th><th>文件</th><th>段落数</th>'
+        f"<th>入库时间</th><th>编号</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def status_html(lines: Sequence[tuple[str, str]]) -> str:
+    """A list of (kind, message) lines; kind is ``ok``, ``warn`` or ``error``."""
+    items = "".join(f'<li class="yiju-status-{k}">{esc(m)}</li>' for k, m in lines)
+    return f'<ul class="yiju-status">{items}</ul>' if items else ""

@@ -1,0 +1,238 @@
+"""What the app does, without Gradio: answer with per-session settings, test
+the LLM connection, add and remove documents, record feedback.
+
+One ``Services`` object is built at start (model, index, assistant) and
+shared by all sessions; per-session choices travel as ``Preferences``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.errors import ConfigError, LoadError
+from core.settings import Settings
+from ingest.index import DocumentEntry, current_generation
+from ingest.pipeline import IngestReport, Progress, ingest
+from ingest.uploads import StoredUpload, display_name, remove_stored, store_upload
+from qa.assistant import Assistant
+from qa.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+Echo = Callable[[str], None]
+StatusLine = tuple[str, str]  # (ok | warn | error, message)
+
+_FIELD_NAMES = {
+    "top_k": "检索段落数",
+    "strictness": "拒答严格度",
+    "llm_base_url": "接口地址",
+    "llm_model": "模型名称",
+    "llm_temperature": "温度",
+    "llm_api_key": "API 密钥",
+}
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """The settings panel of one browser session."""
+
+    use_llm: bool = False
+    base_url: str = ""
+    model: str = ""
+    api_key: str = field(default="", repr=False)
+    temperature: float = 0.0
+    top_k: int = 5
+    strictness: float = 0.5
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> Preferences:
+        """From the server's settings; the API key is never sent to the browser."""
+        return cls(
+            use_llm=bool(settings.llm_base_url),
+            base_url=settings.llm_base_url or "",
+            model=settings.llm_model,
+            temperature=settings.llm_temperature,
+            top_k=settings.top_k,
+            strictness=settings.strictness,
+        )
+
+
+def redact(text: str, secrets: Sequence[str | None]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+class Services:
+    def __init__(self, settings: Settings, assistant: Assistant, feedback: FeedbackStore) -> None:
+        self.settings = settings
+        self.assistant = assistant
+        self.feedback = feedback
+        self._ingest_lock = threading.Lock()  # one ingest at a time: each writes a whole new generation
+        self._swap_lock = threading.Lock()  # no snapshot of the assistant while it switches index
+
+    # -- answering ------------------------------------------------------------------
+    def settings_for(self, prefs: Preferences) -> Settings:
+        url = (prefs.base_url or "").strip() or None
+        key = (prefs.api_key or "").strip() or None
+        if key is None and url is not None and url != self.settings.llm_base_url:
+            # The server's key (setting or OPENAI_API_KEY) is only ever sent to the server's own endpoint:
+            # a user who types another address must bring their own key.
+            from qa.llm import PLACEHOLDER_KEY
+
+            key = PLACEHOLDER_KEY
+        try:
+            return self.settings.replace(
+                top_k=int(prefs.top_k),
+                strictness=float(prefs.strictness),
+                llm_base_url=url,
+                llm_model=(prefs.model or "").strip() or None,
+                llm_temperature=float(prefs.temperature),
+                llm_api_key=key,
+            )
+        except ValidationError as exc:
+            problems = "；".join(f"{_FIELD_NAMES.get(str(e['loc'][0]), e['loc'][0])}：{e['msg']}" for e in exc.errors())
+            raise ConfigError(f"设置无效（{problems}）。请在“设置”页修改。") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"设置无效（{type(exc).__name__}）。请在“设置”页修改。") from None
+
+    def snapshot(self) -> Assistant:
+        """A shallow copy sharing the model and index, safe to re-configure per request."""
+        with self._swap_lock:
+            return copy.copy(self.assistant)
+
+    def assistant_for(self, prefs: Preferences) -> Assistant:
+        settings = self.settings_for(prefs)
+        if prefs.use_llm and not prefs.base_url.strip():
+            raise ConfigError("已选择用 LLM 回答，但没有填写接口地址。请在“设置”页填写 Base URL，或改用离线抽取式。")
+        view = self.snapshot()
+        view.settings = settings
+        view.llm = _llm(settings) if prefs.use_llm else None
+        return view
+
+    def ask_record(self, question: str) -> dict[str, Any]:
+        """The ``/ask`` API: the server's own settings (and LLM, if configured)."""
+        return self.snapshot().ask(question).to_record()
+
+    def check_connection(self, prefs: Preferences) -> str:
+        settings = self.settings_for(prefs)
+        if not prefs.base_url.strip():
+            raise ConfigError(
+                "请先填写接口地址（Base URL），例如 https://api.deepseek.com/v1 或 http://localhost:11434/v1。"
+            )
+        return _llm(settings).check()
+
+    def secrets(self, prefs: Preferences | None = None) -> list[str | None]:
+        return [prefs.api_key if prefs else None, self.settings.api_key()]
+
+    # -- documents ------------------------------------------------------------------
+    def document_entries(self) -> list[DocumentEntry]:
+        return list(self.assistant.index.manifest.documents)
+
+    def add_files(self, files: Sequence[tuple[Path, str]], progress: Progress | None = None) -> list[StatusLine]:
+        """Store and ingest uploads ``(temp path, original name)``; one status line per file, in order."""
+        results: list[StatusLine | StoredUpload] = []
+        for source, original in files:
+            try:
+                results.append(store_upload(source, original, self.settings.uploads_dir, self.settings.max_upload_mb))
+            except LoadError as exc:
+                results.append(("error", f"{display_name(original)}：{exc}"))
+        stored = [r for r in results if isinstance(r, StoredUpload)]
+        if not stored:
+            return [r for r in results if not isinstance(r, StoredUpload)]
+        with self._ingest_lock:
+            report = ingest([u.path for u in stored], self.settings, self.assistant.embedder, progress=progress)
+            self._reload()
+        lines = [r if not isinstance(r, StoredUpload) else self._outcome(r, report) for r in results]
+        for path in report.removed:
+            remove_stored(Path(path), self.settings.uploads_dir)
+            lines.append(("warn", f"{Path(path).name}：与新上传的文件内容相同，已由新文件替换。"))
+        return lines
+
+    def _outcome(self, upload: StoredUpload, report: IngestReport) -> StatusLine:
+        path = str(upload.path)
+        reason = next((s.reason for s in report.skipped if s.path == path), None)
+        if reason is not None:
+            remove_stored(upload.path, self.settings.uploads_dir)
+            return ("error", f"{upload.original_name}：{reason}")
+        if path in report.unchanged:
+            return ("warn", f"{upload.original_name}：文档库中已有同一文件，无需重复入库。")
+        entry = next((e for e in self.document_entries() if e.path == path), None)
+        detail = f"{entry.passages} 个段落，标题《{entry.title}》" if entry else "没有可用段落"
+        return ("ok", f"{upload.original_name}：已入库（{detail}）。")
+
+    def remove_document(self, doc_id: str) -> DocumentEntry:
+        with self._ingest_lock:
+            entries = {e.doc_id: e for e in self.document_entries()}
+            entry = entries.get(doc_id)
+            if entry is None:
+                raise ConfigError("该文档已不在文档库中，请刷新列表后重试。")
+            if len(entries) == 1:
+                raise ConfigError("这是文档库中唯一的文档，不能删除。请先上传其他文档。")
+            ingest([], self.settings, self.assistant.embedder, remove_doc_ids=[doc_id])
+            self._reload()
+        remove_stored(Path(entry.path), self.settings.uploads_dir)
+        return entry
+
+    def _reload(self) -> None:
+        with self._swap_lock:
+            self.assistant.reload()
+
+
+def _llm(settings: Settings) -> Any:
+    from qa.llm import LLMAnswerer
+
+    return LLMAnswerer(settings)
+
+
+# -- start-up ---------------------------------------------------------------------------
+
+
+def ensure_index(settings: Settings, embedder: Any, echo: Echo = print) -> None:
+    """On first start, ingest the seed documents so the app has something to answer from."""
+    from ingest.load import iter_files
+
+    index_dir = settings.resolved_index_dir
+    if current_generation(index_dir) is not None:
+        return
+    seeds = settings.seed_dir
+    if not seeds.exists() or not any(True for _ in iter_files([seeds])):
+        raise ConfigError(
+            f"还没有索引（{index_dir}），种子文档目录 {seeds} 也不存在或为空。"
+            "请设置 YIJU_SEED_DIR 指向文档目录，或先运行 `python -m ingest <文档目录>`。"
+        )
+    echo(f"首次启动：索引 {index_dir} 不存在，正在把 {seeds} 中的文档入库……")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        echo(f"  向量化 {done}/{total} 个段落")
+
+    report = ingest([seeds], settings, embedder, progress=progress)
+    for skipped in report.skipped:
+        echo(f"  跳过 {skipped.path}：{skipped.reason}")
+    if report.documents == 0:
+        raise ConfigError(f"{seeds} 中没有可入库的文档。请放入 .txt .md .pdf .docx .html 文件。")
+    echo(f"入库完成：{report.documents} 个文档，{report.passages} 个段落，用时 {report.seconds:.1f} 秒。")
+
+
+def build_services(settings: Settings, echo: Echo = print) -> Services:
+    """Load the model once, make sure there is an index, and wire the assistant."""
+    from ingest.embed import SentenceTransformerEmbedder
+    from qa.build import build_llm
+    from qa.retrieve import CrossEncoderReranker
+
+    echo("正在加载向量模型……")
+    embedder = SentenceTransformerEmbedder(settings)
+    ensure_index(settings, embedder, echo)
+    assistant = Assistant(settings, embedder, llm=build_llm(settings))
+    if settings.reranker:
+        assistant.retriever.reranker = CrossEncoderReranker(settings.reranker)
+    return Services(settings, assistant, FeedbackStore(settings.feedback_path))
