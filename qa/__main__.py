@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qa.evaluate_cli import add_eval_parsers
 
     add_eval_parsers(sub, _common)
+    from qa.fit_gate import add_parser as add_fit_gate_parser
+
+    add_fit_gate_parser(sub, _common)
     return parser
 
 

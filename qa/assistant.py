@@ -10,17 +10,18 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from core.errors import InvalidQuestionError, LLMError
 from core.settings import Settings
 from core.text import normalize
-from core.types import REFUSAL_TEXT, Answer, ScoredPassage, Support
+from core.types import REFUSAL_TEXT, Answer, Passage, ScoredPassage, Support
 from ingest.embed import Embedder
 from ingest.index import Index, load_index
-from qa.extractive import SentenceHit, best_per_passage, choose_sentences, compose, sentence_hits
+from qa.extractive import SentenceHit, choose_sentences, compose, question_parts, sentence_hits
 from qa.followup import rewrite_rule
 from qa.retrieve import HybridRetriever
-from qa.support import DEFAULT_GATE, GateModel, decide, evidence_for
+from qa.support import DEFAULT_GATE, GateModel, candidate_evidence, decide
 from qa.terms import QuestionAnalysis, analyze
 from qa.verify import verify
 
@@ -29,26 +30,39 @@ log = logging.getLogger(__name__)
 History = Sequence[tuple[str, str]]  # (user question, assistant answer) pairs
 
 
+class LLMClient(Protocol):
+    """What the assistant needs from an LLM answerer (``qa.llm.LLMAnswerer``)."""
+
+    model_name: str
+
+    def stream_answer(self, question: str, passages: list[ScoredPassage]) -> Iterator[str]: ...
+
+    def rewrite(self, question: str, history: History) -> str: ...
+
+
 class Assistant:
     def __init__(
         self,
         settings: Settings,
         embedder: Embedder,
         index: Index | None = None,
-        llm: object | None = None,
+        llm: LLMClient | None = None,
         gate: GateModel = DEFAULT_GATE,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index or load_index(settings.resolved_index_dir)
-        self.llm = llm  # qa.llm.LLMAnswerer or None
+        self.llm = llm
         self.gate = gate
         self.retriever = HybridRetriever(self.index, embedder, candidates=settings.candidates)
 
     def reload(self) -> None:
         """Switch to the current index generation (after an ingest or upload)."""
         self.index = load_index(self.settings.resolved_index_dir)
-        self.retriever = HybridRetriever(self.index, self.embedder, candidates=self.settings.candidates)
+        reranker = self.retriever.reranker
+        self.retriever = HybridRetriever(
+            self.index, self.embedder, candidates=self.settings.candidates, reranker=reranker
+        )
 
     def check_question(self, question: str) -> str:
         if not isinstance(question, str) or not normalize(question):
@@ -64,7 +78,7 @@ class Assistant:
             return question
         if self.llm is not None:
             try:
-                return self.llm.rewrite(question, history)  # type: ignore[attr-defined]
+                return normalize(self.llm.rewrite(question, history)) or question
             except LLMError as exc:
                 log.warning("follow-up rewrite by LLM failed, using the rule: %s", exc)
         return rewrite_rule(question, history)
@@ -109,68 +123,72 @@ class Assistant:
     def _gate(
         self, analysis: QuestionAnalysis, retrieved: list[ScoredPassage], hits: list[SentenceHit]
     ) -> tuple[Support, int]:
-        best = best_per_passage(hits)
-        ranks = sorted(best)
-        evidence = [
-            evidence_for(
-                analysis,
-                retrieved[r].passage.title,
-                retrieved[r].passage.text,
-                best[r].text,
-                retrieved[r].dense_score or 0.0,
-                best[r].dense,
-            )
-            for r in ranks
-        ]
-        support, i = decide(analysis, evidence, self.settings.strictness, self.gate)
-        return support, (ranks[i] if i >= 0 else -1)
+        """The support verdict; a message asking several questions is answered if one part is supported."""
+        headers = [self._header(s.passage) for s in retrieved]
+        parts = question_parts(analysis.question)
+        verdicts = []
+        for part in [analysis] if len(parts) < 2 else [analyze(p) for p in parts]:
+            ranks, evidence = candidate_evidence(part, retrieved, hits, headers)
+            support, i = decide(part, evidence, self.settings.strictness, self.gate)
+            verdicts.append((support, ranks[i] if i >= 0 else -1))
+        return next((v for v in verdicts if v[0].supported), verdicts[0])
+
+    def _header(self, passage: Passage) -> str:
+        """The article's title, subtitles and bylines: who says it and about what."""
+        doc = self.index.documents.get(passage.doc_id)
+        if doc is None or not 0 < passage.article <= len(doc.articles):
+            return passage.title
+        a = doc.articles[passage.article - 1]
+        return "\n".join([passage.title, *a.subtitles, *a.bylines, *a.tags])
 
     def _extractive(self, base: Answer, analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int) -> Answer:
-        chosen = choose_sentences(analysis, hits, anchor)
+        # Quote from the best-scoring sentence's passage: on CMRC2018 dev (questions 300-900) that finds
+        # the answer more often (81 %) than starting from the gate's best-supported passage (79 %).
+        chosen = choose_sentences(analysis, hits, hits[0].rank if hits else anchor)
         checked = verify(compose(chosen), list(base.retrieved))
         if not checked.citations:
             return base
         return replace(base, text=checked.text, refused=False, citations=checked.citations)
 
     def _llm(self, base: Answer, extractive: Answer, query: str, started: float) -> Iterator[str | Answer]:
-        from qa.llm import refusal_like
+        """Stream the LLM's answer, then keep only what the passages support.
+
+        On any LLM failure the extractive answer is given instead (mode stays
+        "extractive"), with the failure in the notice.
+        """
+        from qa.llm import drop_instruction_backed, refusal_like
 
         llm = self.llm
         assert llm is not None
+        retrieved = list(base.retrieved)
         text = ""
         try:
-            for partial in llm.stream_answer(query, list(base.retrieved)):  # type: ignore[attr-defined]
+            for partial in llm.stream_answer(query, retrieved):
                 text = partial
                 yield partial
         except LLMError as exc:
-            notice = f"{exc} 以下为离线抽取式回答。"
-            yield replace(extractive, latency_ms=_ms(started), notice=notice)
+            log.warning("LLM 回答失败，改用离线抽取式回答：%s", exc)
+            yield replace(extractive, latency_ms=_ms(started), notice=f"{exc}已改用离线抽取式回答。")
             return
-        model = llm.model_name  # type: ignore[attr-defined]
+        done = replace(base, mode="llm", model=llm.model_name)
         if refusal_like(text):
-            yield replace(base, mode="llm", model=model, latency_ms=_ms(started), notice="LLM 判断资料不足以回答。")
+            yield replace(done, latency_ms=_ms(started), notice="LLM 判断资料不足以回答该问题。")
             return
-        checked = verify(text, list(base.retrieved))
+        text, injected = drop_instruction_backed(text, retrieved)
+        checked = verify(text, retrieved)
+        removed = injected + checked.removed
         if not checked.citations:
-            yield replace(
-                base,
-                mode="llm",
-                model=model,
-                removed_sentences=checked.removed,
-                latency_ms=_ms(started),
-                notice="LLM 的回答没有一句能被引用的资料证实，已拒答。",
-            )
+            notice = "LLM 的回答没有一句能被所引用的资料证实，已拒答。"
+            yield replace(done, removed_sentences=removed, latency_ms=_ms(started), notice=notice)
             return
         yield replace(
-            base,
+            done,
             text=checked.text,
             refused=False,
             citations=checked.citations,
-            mode="llm",
-            model=model,
-            removed_sentences=checked.removed,
+            removed_sentences=removed,
             latency_ms=_ms(started),
-            notice=f"已删除 {len(checked.removed)} 句无法被资料证实的内容。" if checked.removed else "",
+            notice=f"已删除 {len(removed)} 句无法被资料证实的内容。" if removed else "",
         )
 
 

@@ -1,27 +1,59 @@
 """The offline answerer: quote the sentences that answer the question.
 
-Every sentence of the top passages is scored by how much of the question it
-covers (IDF-weighted terms and numbers), how close it is in meaning (e5
-cosine) and whether it holds the kind of answer asked for (a number for
-多少, a date for 哪年). The best sentence is quoted verbatim with its ``[n]``;
-a second one is added when it covers what the first leaves out.
+Every sentence of the top passages is scored by a linear model over a few
+signals: how much of the question it covers (IDF-weighted terms, character
+bigrams, the terms next to the question word, and what it adds over the
+other sentences of its passage), how close it is in meaning (e5 cosine, raw
+and standardised over the candidates), whether it holds the kind of answer
+asked for (a number in 亩 for 多少亩, a year for 哪一年, a name for 谁), and
+the rank of its passage. The weights were fitted on CMRC2018 dev (see
+``SENTENCE_WEIGHTS``). The best sentence is quoted verbatim with its ``[n]``;
+a close runner-up of the same passage (or the next sentence, when the best
+one is short or lacks the kind of answer) is added, and for a message asking
+several questions, the best sentence for each further part.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from core.text import normalize
 from core.types import ScoredPassage
 from ingest.chunk import sentence_spans
 from ingest.embed import Embedder
-from qa.terms import QuestionAnalysis, coverage, numbers_missing
+from qa.prompt import looks_like_instruction
+from qa.terms import QuestionAnalysis, analyze, char_bigrams, coverage, focus_share, numbers_missing, typed_answer
 
-_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个家户项名位种倍条]")
-_HAS_TIME = re.compile(r"\d{4}年|\d+月|\d+日|今年|去年|明年|上半年|下半年|季度")
 _MIN_SENTENCE = 6
+_CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
+_ATTRIBUTION = re.compile(r"[^，。！？“”]{2,30}(?:说|表示|介绍|指出|认为|强调|坦言|告诉记者)[。！]?")
+
+SENTENCE_FEATURES = (
+    "coverage",  # IDF-weighted share of the question's terms in the sentence
+    "coverage_prev",  # … in the sentence before
+    "coverage_next",  # … in the sentence after
+    "coverage_passage",  # … in the passage with its title
+    "bigrams",  # share of the question's character bigrams in the sentence (catches what word cuts miss)
+    "focus",  # share of the terms next to the question word (what is asked about) in the sentence
+    "distinct",  # coverage counting each term by 1 / (sentences of the passage holding it): what this sentence adds
+    "dense",  # e5 cosine of question and sentence
+    "dense_z",  # that cosine standardised over all candidate sentences of the question
+    "dense_passage",  # e5 cosine of question and passage
+    "typed_yes",  # holds an answer of the demanded kind (number in the unit asked, date)
+    "typed_no",  # the kind can be checked and is absent
+    "numbers_missing",  # a number or year of the question is absent from the sentence and its neighbours
+    "short",  # fewer than 12 characters
+    "rank",  # passage rank / 4
+)
+_DENSE = SENTENCE_FEATURES.index("dense")
+_TYPED = SENTENCE_FEATURES.index("typed_yes")
+# Fitted by ``python -m qa fit-gate`` (logistic regression: does this sentence hold the
+# gold answer?) on the first 300 questions of CMRC2018 dev; see eval/gate_fit.json.
+SENTENCE_WEIGHTS = (-1.93, 0.06, 0.1, 0.71, 1.79, 1.58, 3.37, 0.84, 1.02, 0.98, -0.04, -2.16, -0.68, 0.26, -1.15)
 
 
 @dataclass(frozen=True)
@@ -33,25 +65,105 @@ class SentenceHit:
     coverage: float
     dense: float
     score: float
+    typed: bool | None = None  # holds an answer of the demanded kind (None: not checkable)
 
 
-def _type_match(answer_type: str, text: str) -> float:
-    if answer_type == "number":
-        return 1.0 if _HAS_NUMBER.search(text) else 0.0
-    if answer_type == "time":
-        return 1.0 if _HAS_TIME.search(text) else 0.0
-    return 0.5
+@dataclass(frozen=True)
+class Candidates:
+    """Every quotable sentence of the top passages, with its feature row."""
+
+    spans: list[tuple[int, int, int, str]]  # (passage rank, start, end, text)
+    features: np.ndarray  # one row of SENTENCE_FEATURES per span
 
 
-def _split(p: ScoredPassage) -> list[tuple[int, int, str]]:
-    out = []
-    for s, e in sentence_spans(p.passage.text):
-        text = p.passage.text[s:e]
+def split_sentences(passage: str) -> list[tuple[int, int, str]]:
+    """(start, end, stripped text) of the sentences of a passage worth quoting.
+
+    A short attribution after a quotation (``“……。”潘波说。``) stays with it:
+    the speaker is part of what the quote says.
+    """
+    out: list[tuple[int, int, str]] = []
+    for s, e in sentence_spans(passage):
+        text = passage[s:e]
         lead = len(text) - len(text.lstrip())
         text = text.strip()
-        if len(text) >= _MIN_SENTENCE:
-            out.append((s + lead, s + lead + len(text), text))
+        start, end = s + lead, s + lead + len(text)
+        if out and _ATTRIBUTION.fullmatch(text) and out[-1][2].endswith(("”", "」", "』")):
+            prev_start = out[-1][0]
+            out[-1] = (prev_start, end, passage[prev_start:end])
+        elif len(text) >= _MIN_SENTENCE:
+            out.append((start, end, text))
     return out
+
+
+def _passage_rows(
+    analysis: QuestionAnalysis, passage: ScoredPassage, rank: int, sentences: Sequence[tuple[int, int, str]]
+) -> list[list[float]]:
+    """Feature rows of one passage's sentences, dense columns left at 0."""
+    p = passage.passage
+    covs = [coverage(analysis, t).share for _, _, t in sentences]
+    cov_p = coverage(analysis, p.title + "\n" + p.text).share
+    asked = analysis.bigrams
+    distinct = _distinct_coverage(analysis, [t for _, _, t in sentences])
+    rows = []
+    for i, (_, _, text) in enumerate(sentences):
+        window = " ".join(t for _, _, t in sentences[max(0, i - 1) : i + 2])
+        typed = typed_answer(analysis, text)
+        shared = len(asked & char_bigrams(normalize(text))) / len(asked) if asked else 0.0
+        rows.append(
+            [
+                covs[i],
+                covs[i - 1] if i > 0 else 0.0,
+                covs[i + 1] if i + 1 < len(covs) else 0.0,
+                cov_p,
+                shared,
+                focus_share(analysis, text),
+                distinct[i],
+                0.0,
+                0.0,
+                float(passage.dense_score or 0.0),
+                float(typed is True),
+                float(typed is False),
+                float(bool(numbers_missing(analysis, window))),
+                float(len(text) < 12),
+                rank / 4,
+            ]
+        )
+    return rows
+
+
+def _distinct_coverage(analysis: QuestionAnalysis, sentences: Sequence[str]) -> list[float]:
+    """Per sentence: the question's term weight it holds, each term shared among the sentences holding it."""
+    hays = [normalize(t).lower() for t in sentences]
+    out = [0.0] * len(hays)
+    for term in analysis.terms:
+        holders = [i for i, h in enumerate(hays) if term.text in h]
+        for i in holders:
+            out[i] += term.weight / len(holders)
+    return [v / analysis.total_weight for v in out]
+
+
+def candidate_sentences(
+    analysis: QuestionAnalysis,
+    retrieved: Sequence[ScoredPassage],
+    embedder: Embedder,
+    question: str,
+    max_passages: int = 5,
+) -> Candidates:
+    """The sentences of the first ``max_passages`` passages and their features."""
+    spans: list[tuple[int, int, int, str]] = []
+    rows: list[list[float]] = []
+    for rank, p in enumerate(retrieved[:max_passages]):
+        sents = split_sentences(p.passage.text)
+        spans += [(rank, s, e, t) for s, e, t in sents]
+        rows += _passage_rows(analysis, p, rank, sents)
+    features = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(SENTENCE_FEATURES))
+    if spans:
+        qvec = embedder.embed_queries([question])[0]
+        dense = embedder.embed_passages([t for *_, t in spans]) @ qvec
+        features[:, _DENSE] = dense
+        features[:, _DENSE + 1] = (dense - dense.mean()) / (dense.std() + 1e-6)
+    return Candidates(spans, features)
 
 
 def sentence_hits(
@@ -60,29 +172,17 @@ def sentence_hits(
     embedder: Embedder,
     question: str,
     max_passages: int = 5,
+    weights: Sequence[float] = SENTENCE_WEIGHTS,
 ) -> list[SentenceHit]:
-    """Score every sentence of the first ``max_passages`` passages."""
-    spans = [(rank, s, e, t) for rank, p in enumerate(retrieved[:max_passages]) for s, e, t in _split(p)]
-    if not spans:
-        return []
-    qvec = embedder.embed_queries([question])[0]
-    svecs = embedder.embed_passages([t for _, _, _, t in spans])
-    dense = svecs @ qvec
+    """Score every sentence of the first ``max_passages`` passages, best first."""
+    cands = candidate_sentences(analysis, retrieved, embedder, question, max_passages)
+    scores = cands.features @ np.asarray(weights, dtype=np.float64)
     hits = []
-    for (rank, s, e, text), d in zip(spans, dense, strict=True):
-        p = retrieved[rank].passage
-        cov_s, _, _ = coverage(analysis, text)
-        cov_p, _, _ = coverage(analysis, p.title + p.text)
-        number_penalty = 0.3 if numbers_missing(analysis, text) else 0.0
-        score = (
-            0.45 * cov_s
-            + 0.15 * cov_p
-            + 1.2 * float(d)
-            + 0.12 * _type_match(analysis.answer_type, text)
-            - number_penalty
-            - 0.02 * rank
-        )
-        hits.append(SentenceHit(rank, s, e, text, cov_s, float(d), score))
+    for (rank, s, e, text), f, score in zip(cands.spans, cands.features, scores, strict=True):
+        if looks_like_instruction(text):
+            continue  # a prompt-injection sentence inside a document is never quoted as an answer
+        typed = None if f[_TYPED] == f[_TYPED + 1] == 0 else bool(f[_TYPED])
+        hits.append(SentenceHit(rank, s, e, text, float(f[0]), float(f[_DENSE]), float(score), typed))
     return sorted(hits, key=lambda h: -h.score)
 
 
@@ -94,24 +194,63 @@ def best_per_passage(hits: list[SentenceHit]) -> dict[int, SentenceHit]:
     return best
 
 
-def choose_sentences(analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int) -> list[SentenceHit]:
-    """The best sentence of the anchor passage, plus one more if it adds missing terms."""
+def choose_sentences(
+    analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int, margin: float = 0.5
+) -> list[SentenceHit]:
+    """The sentences to quote, in passage order.
+
+    The best sentence of the anchor passage; then a runner-up of the same
+    passage within ``margin`` (a logit), or, when the best one is short or
+    lacks the kind of answer asked for, the sentence right after it; then,
+    for a question in several parts (two question marks), the best sentence
+    for each later part.
+    """
+    if not hits:
+        return []
     first = next((h for h in hits if h.rank == anchor), hits[0])
     chosen = [first]
-    _, _, missing = coverage(analysis, first.text)
-    if missing or first.end - first.start < 15:
-        for h in hits:
-            if h is first or h.score < first.score - 0.12:
-                continue
-            adds = any(m in h.text for m in missing) or (h.rank == first.rank and h.start == first.end)
-            if adds:
-                chosen.append(h)
-                break
+    same = [h for h in hits if h.rank == first.rank and h is not first]
+    runner = next((h for h in same if h.score >= first.score - margin), None)
+    if runner is None and (first.typed is False or len(first.text) < 20):
+        after = [h for h in same if h.start >= first.end]
+        runner = min(after, key=lambda h: h.start) if after else None
+    if runner is not None:
+        chosen.append(runner)
+    parts = question_parts(analysis.question)
+    for part in parts if len(parts) > 1 else ():
+        extra = _best_for_part(analyze(part), hits, chosen, first.score - 4 * margin)
+        if extra is not None:
+            chosen.append(extra)
     return sorted(chosen, key=lambda h: (h.rank, h.start))
 
 
+def question_parts(question: str) -> list[str]:
+    """``A？B？`` → ``["A？", "B？"]``: the questions asked in one message."""
+    parts = [p for p in re.findall(r"[^？?]+[？?]*", question) if len(_CONTENT.findall(p)) >= 4]
+    return parts or [question]
+
+
+def _best_for_part(
+    part: QuestionAnalysis, hits: list[SentenceHit], chosen: list[SentenceHit], floor: float
+) -> SentenceHit | None:
+    """The hit (scoring at least ``floor``) covering most of ``part``, unless the quote covers it already."""
+    quoted = "".join(h.text for h in chosen)
+    if not part.terms or coverage(part, quoted).share >= 0.8:
+        return None
+    best, best_cov = None, 0.5
+    for h in hits:
+        if h in chosen or h.score < floor:
+            continue
+        cov = coverage(part, h.text).share
+        if cov > best_cov:
+            best, best_cov = h, cov
+    return best
+
+
 def compose(chosen: list[SentenceHit]) -> str:
-    """Quoted sentences with their citation numbers, e.g. ``…5200万户。[1]``."""
-    return "".join(f"{h.text}[{h.rank + 1}]" for h in chosen)
+    """Quoted sentences with their citation numbers, e.g. ``…5200万户。[1]``.
 
-
+    A quote holding several sentences (a quotation and its speaker) gets the
+    number after each, so every sentence of the answer carries its source.
+    """
+    return "".join(f"{h.text[s:e]}[{h.rank + 1}]" for h in chosen for s, e in sentence_spans(h.text))

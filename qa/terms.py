@@ -1,8 +1,10 @@
-"""What a question demands: its key terms, numbers and expected answer type.
+"""What a question demands: its key terms, numbers, years, units and answer type.
 
 Terms are weighted by the IDF table that ships with jieba (a corpus-independent
 measure of how informative a Chinese word is), so a tiny index still knows
-that ``注册资本`` matters more than ``全国``.
+that ``注册资本`` matters more than ``全国``. The question words themselves
+(``多少``, ``哪一年``, ``什么时候``) are not terms: they say what kind of answer
+is wanted (a number, a date) and in which unit (``多少亩`` wants ``…亩``).
 """
 
 from __future__ import annotations
@@ -10,19 +12,82 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from core.text import normalize
 
 NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|亿|万|千|百|%|‰)?")
-_DIGIT_COMMA = re.compile(r"(?<=\d)[,，](?=\d{3})")
+_DIGIT_COMMA = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_MAGNITUDE = {"万亿": 10**12, "亿": 10**8, "万": 10**4, "千": 10**3, "百": 10**2}
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Measure words an answer can be asked in (多少亩, 几届); longest first.
+UNITS = _words(
+    "平方公里 平方米 个百分点 百分点 万元 亿元 美元 欧元 日元 英镑 人次 个月 小时 分钟 公里 千米 公顷 公斤 千克 周岁 平米 "
+    "个 家 户 名 人 位 亩 元 块 钱 年 天 日 月 周 次 项 条 栋 座 所 台 辆 件 种 届 倍 米 吨 斤 克 岁 页 本 张 部 首 集 "
+    "场 层 间 只 头 架 艘 支 篇 份 批 期 章 节 秒 度 级 枚 颗 株 棵 处 册 卷 套 根 片 股 票 分 轮"
+)
+_UNIT_ALT = "|".join(UNITS)
+# Other spellings a passage may give the answer in.
+UNIT_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "钱": ("元", "块", "万", "亿", "美元", "欧元", "日元", "英镑", "港元"),
+    "块": ("元", "块", "万", "亿"),
+    "元": ("元", "块", "万", "亿"),
+    "人": ("人", "名", "位", "人次"),
+    "家": ("家", "户", "所", "间"),
+    "户": ("户", "家"),
+    "个": ("个", "项", "家", "名", "条", "种", "位", "座", "件", "所", "只"),
+    "名": ("名", "人", "位"),
+    "位": ("位", "人", "名"),
+    "平米": ("平米", "平方米", "m2"),
+    "平方米": ("平米", "平方米", "m2"),
+    "公里": ("公里", "千米", "km"),
+    "岁": ("岁", "周岁"),
+    "天": ("天", "日"),
+    "%": ("%", "‰", "百分之", "成", "个百分点", "百分点"),
+}
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
+_NUM = rf"(?:\d+(?:\.\d+)?|[{_CN_DIGITS}]+|(?:数|几|上|近)[十百千万亿])"
+_ANY_NUMBER = re.compile(rf"\d|[{_CN_DIGITS}]+(?:{_UNIT_ALT}|大)|百分之|数[十百千万]")
+_TIME = re.compile(
+    r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[〇零一二三四五六七八九]{4}年|[一二三四五六七八九十]{1,3}月|"
+    r"今年|去年|明年|前年|后年|上半年|下半年|年初|年底|年末|年中|季度|世纪|年代|时期|期间|当天|次日|凌晨|上午|下午|"
+    r"晚上|清晨|[春夏秋冬][季天]|年间"
+)
+
+# 哪一年 wants a year, 哪个月 a month, 哪一天 a day.
+_TIME_UNIT = {
+    "年": re.compile(
+        r"\d{2,4}\s*年(?!代)|[〇零一二三四五六七八九]{4}年|今年|去年|明年|前年|后年|年初|年底|年末|世纪|年代"
+    ),
+    "月": re.compile(r"\d{1,2}\s*月|[一二三四五六七八九十]{1,3}月|上月|本月|下月|月初|月中|月底|月末"),
+    "日": re.compile(r"\d{1,2}\s*[日号]|当天|次日|昨天|今天|前一天|[一二三四五六七八九十]{1,3}[日号]"),
+}
 
 QUESTION_WORDS = frozenset(
-    "多少 几 几个 几家 几户 哪 哪些 哪个 哪里 哪儿 哪年 哪一年 哪位 什么 啥 怎么 怎样 怎么样 如何 为什么 为啥 为何 吗 呢 啊 吧 呀 么 "
-    "是 有 的 了 在 和 与 及 对 把 被 给 让 我 你 他 她 它 我们 你们 他们 这 那 这个 那个 请问 一下 告诉 知道 想 想问 问 谁 "
-    "何时 什么时候 多大 多久 多长 多高 到底 现在 目前 都 就 也 还 又 能 会 要 可以 一共 总共 大概 大约 具体 主要 其中 "
-    "哪些方面 方面 情况 说 讲 提到 提出 提 文中 文章 报道 根据 关于 一些 有没有 是不是 是否 呀 嘛 哦 得 地 着 过 个 等".split()
+    _words(
+        "多少 几 几个 几家 几户 哪 哪些 哪个 哪里 哪儿 哪年 哪一年 哪位 什么 啥 怎么 怎样 怎么样 如何 为什么 为啥 为何 吗 呢 啊 吧 呀 么 "
+        "是 有 的 了 在 和 与 及 对 把 被 给 让 我 你 他 她 它 我们 你们 他们 这 那 这个 那个 请问 一下 告诉 知道 想 想问 问 谁 "
+        "何时 什么时候 多大 多久 多长 多高 到底 现在 目前 都 就 也 还 又 能 会 要 可以 一共 总共 大概 大约 具体 主要 其中 "
+        "哪些方面 方面 情况 说 讲 提到 提出 提 文中 文章 报道 根据 关于 一些 有没有 是不是 是否 呀 嘛 哦 得 地 着 过 个 等 "
+        "咋 啥样 什么样 哪家 哪份 哪项 哪种 哪条 哪类 哪方面 哪几 哪几个 该 那么 呢 吗 啦 嘞 咧 来说 而言 以及 或 或者 还是 "
+        "分别 各自 大家 其 之 而 则 并 且 于 以 为 由 从 向 到 将 被 让 使 中 上 下 里 内 外 前 后 多 大 好 一 个 第 "
+        "这版 报纸 文中说 这篇 本文 这次 此次 听说 请 帮 帮忙 一下子 一般 通常 左右 呀 哈 哇 嗯 "
+        # who says it is paraphrased freely (认为 / 表示 / 指出 / 看来): not a term to find
+        "认为 表示 指出 看来 强调 介绍 称 谈到 说道"
+    )
+)
+# Wh-phrases removed before cutting, so ``多少家小微企业`` does not become ``家小``.
+_WH_PHRASE = re.compile(
+    rf"(?:多少|多大)的?比例|(?:第)?(?:多少|几)(?:万亿|亿|万|千|百)?(?:{_UNIT_ALT})?|谁|哪一?(?:{_UNIT_ALT}|些|里|儿|天|年|月|位|种|类|项|条|份|家|个)?|"
+    r"(?<![认成作称视以])为(?:什么|何|啥)|什么(?:时候|样|人|地方)?|啥(?:时候|样)?|多大|多久|多长(?:时间)?|多高|多远|多重|多快|"
+    r"百分之几|怎么样|怎样|怎么|如何"
 )
 
 
@@ -32,6 +97,10 @@ class Term:
     weight: float
     parts: tuple[str, ...] = ()  # finer sub-words of a long compound
 
+    @property
+    def single(self) -> bool:
+        return len(self.text) == 1
+
 
 @dataclass(frozen=True)
 class QuestionAnalysis:
@@ -40,10 +109,29 @@ class QuestionAnalysis:
     numbers: tuple[str, ...]
     answer_type: str  # "number" | "time" | "person" | "place" | "list" | "reason" | "other"
     english: bool
+    unit: str = ""  # the measure word the answer must carry: 多少亩 → "亩"
+    content: str = ""  # the lower-cased question without its question words
+    focus: tuple[str, ...] = ()  # the terms next to the question word: what is asked about (注册资本 in 注册资本是多少)
+    key: tuple[str, ...] = ()  # the nouns among the nearest terms: the thing whose value is asked for
+
+    @property
+    def bigrams(self) -> frozenset[str]:
+        """Character bigrams of the question's content (within runs of word characters)."""
+        return char_bigrams(self.content)
 
     @property
     def total_weight(self) -> float:
         return sum(t.weight for t in self.terms) or 1.0
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a question's terms a text contains."""
+
+    share: float  # IDF-weighted share found (a compound not found whole: partial credit for its sub-words)
+    worst: float  # largest weight of a term not found
+    missing: tuple[str, ...]
+    share_multi: float  # the same share over terms of two or more characters only
 
 
 @functools.cache
@@ -55,48 +143,86 @@ def _idf() -> tuple[dict[str, float], float]:
 
 
 def term_weight(word: str) -> float:
+    """IDF of ``word``; unknown words (names, new coinages) get the median, which is high."""
     idf, median = _idf()
     if word.isdigit():
         return median
-    return idf.get(word, median)
+    return min(idf.get(word, median), 12.0)
+
+
+def _number_value(value: str) -> str:
+    return value.rstrip("0").rstrip(".") if "." in value else value.lstrip("0") or "0"
+
+
+def _canonical(value: str, unit: str) -> str | None:
+    """``=52000000`` for 5200万: one spelling for every way of writing a magnitude."""
+    if unit not in _MAGNITUDE:
+        return None
+    scaled = Decimal(value) * _MAGNITUDE[unit]
+    return "=" + format(scaled.normalize(), "f")
+
+
+def _numbers(text: str) -> list[tuple[str, str]]:
+    text = _DIGIT_COMMA.sub("", normalize(text))
+    return [(_number_value(v), u) for v, u in NUMBER.findall(text)]
 
 
 def number_forms(text: str) -> set[str]:
-    """Numbers in ``text`` as ``value`` and ``value+unit`` strings (5,200万 → 5200, 5200万)."""
-    text = _DIGIT_COMMA.sub("", normalize(text))
+    """Numbers in ``text`` as ``value``, ``value+unit`` and ``=value`` strings.
+
+    ``5,200万``, ``５２００万`` and ``5200万`` all give ``{"5200", "5200万", "=52000000"}``.
+    """
     forms: set[str] = set()
-    for value, unit in NUMBER.findall(text):
-        value = value.rstrip("0").rstrip(".") if "." in value else value
+    for value, unit in _numbers(text):
         forms.add(value)
         if unit:
             forms.add(value + unit)
+        canonical = _canonical(value, unit)
+        if canonical:
+            forms.add(canonical)
     return forms
 
 
 def question_numbers(text: str) -> tuple[str, ...]:
-    """The most specific form of each number in a question."""
-    text = _DIGIT_COMMA.sub("", normalize(text))
+    """The most specific form of each number in a question (canonical for magnitudes)."""
     out = []
-    for value, unit in NUMBER.findall(text):
-        value = value.rstrip("0").rstrip(".") if "." in value else value
-        out.append(value + unit)
-    return tuple(out)
+    for value, unit in _numbers(text):
+        out.append(_canonical(value, unit) or value + unit)
+    return tuple(dict.fromkeys(out))
 
 
-def _answer_type(q: str) -> str:
-    if re.search(r"多少|几[个家户年项条次名位种倍亿万]?|数量|规模|比例|百分之|how many|how much|what percentage", q, re.I):
-        return "number"
-    if re.search(r"哪一?年|何时|什么时候|哪天|日期|时间|when|what year", q, re.I):
-        return "time"
-    if re.search(r"谁|哪位|什么人|姓名|名字|who", q, re.I):
-        return "person"
-    if re.search(r"哪里|哪儿|何地|什么地方|where", q, re.I):
-        return "place"
-    if re.search(r"为什么|为啥|为何|原因|why", q, re.I):
-        return "reason"
+def _answer_slot(q: str) -> tuple[str, str]:
+    """(answer type, demanded unit) of a normalised question."""
+    if re.search(r"哪一?年|什么年份|哪个年份|what year", q, re.I):
+        return "time", "年"
+    if re.search(r"哪一?个?月|几月|what month", q, re.I):
+        return "time", "月"
+    if re.search(r"哪一?天|几号|哪日|what date", q, re.I):
+        return "time", "日"
+    if re.search(r"何时|什么时候|啥时候|几点|日期|when\b", q, re.I):
+        return "time", ""
+    if re.search(r"哪几", q):
+        return "list", ""
+    if re.search(r"百分之几|多大(?:的)?比例|比例|占比|百分比|比重|what percentage|what share", q, re.I):
+        return "number", "%"
+    unit = re.search(rf"(?:多少|几)(?:万亿|亿|万|千|百)?({_UNIT_ALT})", q)
+    if unit and not re.search(r"哪几|几乎", q):
+        return "number", unit.group(1)
+    if re.search(
+        r"多少|几(?!乎)|数量|规模|多大(?=面积|年纪|岁数|规模|年龄)|多久|多长|多高|多远|多重|how (?:many|much|long|old|far)",
+        q,
+        re.I,
+    ):
+        return "number", ""
+    if re.search(r"谁|哪位|什么人|姓名|who\b", q, re.I):
+        return "person", ""
+    if re.search(r"哪里|哪儿|何地|什么地方|where\b", q, re.I):
+        return "place", ""
+    if re.search(r"(?<![认成作称视以])为(?:什么|何|啥)|原因|why\b", q, re.I):
+        return "reason", ""
     if re.search(r"哪些|有什么|包括|what are", q, re.I):
-        return "list"
-    return "other"
+        return "list", ""
+    return "other", ""
 
 
 def _is_english(q: str) -> bool:
@@ -104,47 +230,158 @@ def _is_english(q: str) -> bool:
     return letters >= 2 and len(_CJK.findall(q)) < 2
 
 
-def analyze(question: str) -> QuestionAnalysis:
+def _terms(content: str) -> tuple[Term, ...]:
     import rjieba
 
-    q = normalize(question)
     seen: set[str] = set()
     terms: list[Term] = []
-    for tok in rjieba.cut(q.lower()):
+    for tok in rjieba.cut(content):
         tok = tok.strip()
         if not tok or tok in seen or tok in QUESTION_WORDS or not re.search(r"\w", tok):
             continue
-        if NUMBER.fullmatch(tok):
+        if NUMBER.fullmatch(tok) or re.fullmatch(r"[\d.]+[年月日号]?", tok):
             continue  # numbers are checked on their own
         seen.add(tok)
         parts = tuple(p for p in rjieba.cut_for_search(tok) if p != tok and len(p) > 1) if len(tok) >= 3 else ()
         terms.append(Term(tok, term_weight(tok), parts))
-    return QuestionAnalysis(q, tuple(terms), question_numbers(q), _answer_type(q), _is_english(q))
+    return tuple(terms)
 
 
-def coverage(analysis: QuestionAnalysis, text: str) -> tuple[float, float, tuple[str, ...]]:
-    """(weighted share of terms found in ``text``, largest weight missing, missing terms).
+def analyze(question: str) -> QuestionAnalysis:
+    q = normalize(question)
+    first = re.match(r"[^？?]*[？?]?", q).group(0)  # type, unit and focus come from the first question asked
+    answer_type, unit = _answer_slot(first)
+    content = _WH_PHRASE.sub(" ", q).lower()
+    terms = _terms(content)
+    focus, key = _focus(first.lower(), {t.text for t in terms})
+    if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
+        key = tuple(dict.fromkeys(key + tuple(t for t in focus if len(t) >= 2 and t not in DESCRIPTORS)))
+    english = _is_english(q)
+    numbers = question_numbers(q)
+    if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
+        numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
+    return QuestionAnalysis(q, terms, numbers, answer_type, english, unit, content, focus, key)
 
-    A long compound not found whole gets partial credit for its sub-words.
-    """
+
+def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(focus, key): the nearest term, and the nearest noun of two or more characters,
+    on each side of the first question word, within its clause."""
+    import rjieba
+
+    wh = _WH_PHRASE.search(q)
+    if wh is None:
+        return (), ()
+    clause_start = max(q.rfind(c, 0, wh.start()) for c in "，,；;：:。？?！!") + 1
+    clause_end = min((i for i in (q.find(c, wh.end()) for c in "，,；;：:。？?！!") if i >= 0), default=len(q))
+    left = [(w, f) for w, f in rjieba.tag(q[clause_start : wh.start()]) if w in terms][::-1]
+    right = [(w, f) for w, f in rjieba.tag(q[wh.end() : clause_end]) if w in terms]
+    focus, key = [], []
+    for side in (left, right):
+        focus += [w for w, _ in side[:1]]
+        key += [w for w, f in side if len(w) >= 2 and f.startswith(_NOUN_TAGS) and w not in DESCRIPTORS][:1]
+    return tuple(dict.fromkeys(focus)), tuple(dict.fromkeys(key))
+
+
+_NOUN_TAGS = ("n", "vn", "j", "eng")
+# Nouns that name the kind of answer (什么职务, 哪些方式), not a fact the passage must mention.
+DESCRIPTORS = frozenset(
+    _words(
+        "名字 名称 类型 种类 方式 方法 办法 途径 措施 职务 职位 身份 问题 影响 作用 特征 特点 原因 意义 内容 方面 水平 "
+        "功能 优势 要求 目标 建议 看法 观点 条件 情况 结果 区别 关系 角色 地位 政策 手段 步骤 过程 理由 标准 范围 领域 "
+        "性质 效果 好处 风险 机制 模式 趋势 变化 表现 形式 态度 评价 任务 重点 思路 路径 东西 事情 产品 部门 单位 地方 "
+        "时候 时间 人 人物 国家 地区 城市 公司 企业 机构 组织 数量 数字 比例 程度 规模 金额 价格 费用"
+    )
+)
+
+
+def char_bigrams(text: str) -> frozenset[str]:
+    runs = re.findall(r"[\w\u4e00-\u9fff]+", text.lower())
+    return frozenset(r[i : i + 2] for r in runs for i in range(len(r) - 1))
+
+
+def coverage(analysis: QuestionAnalysis, text: str) -> Coverage:
+    """How much of the question's terms ``text`` contains (see ``Coverage``)."""
     hay = normalize(text).lower()
-    got = 0.0
+    got = got_multi = total_multi = worst = 0.0
     missing: list[str] = []
-    worst = 0.0
     for term in analysis.terms:
         if term.text in hay:
-            got += term.weight
-            continue
-        share = sum(p in hay for p in term.parts) / len(term.parts) if term.parts else 0.0
-        got += term.weight * share * 0.8
+            share = 1.0
+        else:
+            share = 0.8 * sum(p in hay for p in term.parts) / len(term.parts) if term.parts else 0.0
+        got += term.weight * share
+        if not term.single:
+            got_multi += term.weight * share
+            total_multi += term.weight
         if share < 0.5:
             missing.append(term.text)
             worst = max(worst, term.weight * (1 - share))
-    return got / analysis.total_weight, worst, tuple(missing)
+    multi = got_multi / total_multi if total_multi else 1.0
+    return Coverage(got / analysis.total_weight, worst, tuple(missing), multi)
+
+
+def focus_share(analysis: QuestionAnalysis, text: str) -> float:
+    """Weighted share of the focus terms found in ``text`` (0.0 when the question has none)."""
+    terms = tuple(t for t in analysis.terms if t.text in analysis.focus)
+    if not terms:
+        return 0.0
+    return coverage(QuestionAnalysis(analysis.question, terms, (), analysis.answer_type, analysis.english), text).share
+
+
+def focus_missing(analysis: QuestionAnalysis, text: str, which: str = "focus") -> tuple[str, ...]:
+    """The focus terms (or, with ``which="key"``, the key nouns) that ``text`` lacks.
+
+    A compound counts as present when at least half of its sub-words are.
+    """
+    wanted = set(getattr(analysis, which))
+    terms = tuple(t for t in analysis.terms if t.text in wanted)
+    if not terms:
+        return ()
+    part = QuestionAnalysis(analysis.question, terms, (), analysis.answer_type, analysis.english)
+    return coverage(part, text).missing
 
 
 def numbers_missing(analysis: QuestionAnalysis, text: str) -> tuple[str, ...]:
+    """The question's numbers and years that ``text`` does not contain."""
     if not analysis.numbers:
         return ()
     forms = number_forms(text)
     return tuple(n for n in analysis.numbers if n not in forms)
+
+
+def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:
+    """Whether ``text`` holds an answer of the demanded kind (None: the kind cannot be checked).
+
+    ``多少亩`` needs a number followed by 亩, ``多少钱`` one followed by 元/万/亿…,
+    ``哪一年`` a date; persons, places and explanations are not checked here.
+    """
+    hay = _DIGIT_COMMA.sub("", normalize(text))
+    if analysis.answer_type == "time":
+        return bool((_TIME_UNIT.get(analysis.unit) or _TIME).search(hay))
+    if analysis.answer_type in _NAME_TAGS:
+        return _has_name(hay, analysis.answer_type)
+    if analysis.answer_type != "number":
+        return None
+    if not analysis.unit:
+        return bool(_ANY_NUMBER.search(hay))
+    units = UNIT_SYNONYMS.get(analysis.unit, (analysis.unit,))
+    alt = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+    if analysis.unit == "%":
+        return bool(re.search(rf"\d\s*(?:{alt})|百分之|[{_CN_DIGITS}]成", hay))
+    pattern = rf"{_NUM}\s*(?:多|余|来)?\s*(?:万亿|亿|万|千|百)?\s*(?:多|余)?\s*(?:{alt})"
+    return bool(re.search(pattern, hay))
+
+
+# jieba part-of-speech tags of personal and place names.
+_NAME_TAGS = {"person": ("nr", "nrt", "nrfg"), "place": ("ns", "nsf")}
+_PLACE_SUFFIX = re.compile(r"[\u4e00-\u9fff](?:省|市|县|区|镇|乡|村|州|国|岛|山|河|湖|路|街)")
+
+
+def _has_name(text: str, kind: str) -> bool:
+    """Whether ``text`` names a person (or a place), by jieba's part-of-speech tags."""
+    import rjieba
+
+    tags = _NAME_TAGS[kind]
+    if any(flag in tags for _, flag in rjieba.tag(text)):
+        return True
+    return kind == "place" and bool(_PLACE_SUFFIX.search(text))

@@ -1,0 +1,192 @@
+"""The support gate: its model, its requirements, its decision, and the fit that sets it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.extractive import SENTENCE_FEATURES, SENTENCE_WEIGHTS
+from qa.fit_gate import QuestionFeatures, auc, fit_gate, fit_logistic, operating_point, question_score
+from qa.support import DEFAULT_GATE, FEATURES, Evidence, GateModel, decide, evidence_for, requirements_met
+from qa.terms import analyze
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = GateModel(weights=(1.0,) * len(FEATURES), bias=-2.0, threshold=0.6, english_dense_threshold=0.8)
+
+
+def _evidence(**changes: object) -> Evidence:
+    base: dict[str, object] = {
+        "passage_coverage": 1.0,
+        "multi_coverage": 1.0,
+        "sentence_coverage": 1.0,
+        "worst_missing": 0.0,
+        "number_missing": False,
+        "typed_missing": False,
+        "key_missing": False,
+        "dense": 0.9,
+        "sentence_dense": 0.9,
+        "missing_terms": (),
+    }
+    base.update(changes)
+    return Evidence(**base)  # type: ignore[arg-type]
+
+
+def test_threshold_for_is_monotonic_in_strictness() -> None:
+    levels = np.linspace(0, 1, 101)
+    values = [DEFAULT_GATE.threshold_for(s) for s in levels]
+    assert all(b >= a for a, b in itertools.pairwise(values))
+    assert values[0] == pytest.approx(0.02)
+    assert values[50] == pytest.approx(DEFAULT_GATE.threshold)
+    assert values[-1] == pytest.approx(0.98)
+    assert DEFAULT_GATE.threshold_for(-3) == values[0] and DEFAULT_GATE.threshold_for(7) == values[-1]
+
+
+def test_probability_is_the_logistic_of_the_features() -> None:
+    x = _evidence(dense=0.5, sentence_dense=0.5).vector()
+    assert x.tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5]
+    assert MODEL.probability(x) == pytest.approx(1 / (1 + math.exp(-(4.0 - 2.0))))
+
+
+def test_default_gate_is_the_recorded_fit() -> None:
+    fit = json.loads((ROOT / "eval" / "gate_fit.json").read_text("utf-8"))
+    assert fit["gate"]["features"] == list(FEATURES)
+    assert fit["gate"]["weights"] == pytest.approx(list(DEFAULT_GATE.weights))
+    assert fit["gate"]["bias"] == pytest.approx(DEFAULT_GATE.bias)
+    assert fit["gate"]["threshold"] == pytest.approx(DEFAULT_GATE.threshold)
+    assert fit["sentence_scorer"]["features"] == list(SENTENCE_FEATURES)
+    assert fit["sentence_scorer"]["weights"] == pytest.approx(list(SENTENCE_WEIGHTS))
+
+
+def test_evidence_flags_what_the_question_demands() -> None:
+    year = evidence_for(
+        analyze("2022年全国个体工商户有多少户？"), "标题", "截至2023年9月底个体工商户1.22亿户。", "", 0.9, 0.9
+    )
+    assert year.number_missing and year.missing_numbers == ("2022",)
+    unit = evidence_for(
+        analyze("祥符区高端装备制造产业园占地多少亩？"), "标题", "祥符区高端装备制造产业园已封顶12栋。", "", 0.9, 0.9
+    )
+    assert unit.typed_missing and not unit.number_missing
+    key = evidence_for(
+        analyze("开封精特仪表科技有限公司的注册资本是多少？"),
+        "标题",
+        "开封精特仪表科技有限公司等10余家企业入驻。",
+        "",
+        0.9,
+        0.9,
+    )
+    assert key.key_missing and "注册资本" in key.missing_terms
+    ok = evidence_for(
+        analyze("我国中小微企业数量有多少？"),
+        "标题",
+        "我国中小微企业数量已超过5200万户。",
+        "我国中小微企业数量已超过5200万户。",
+        0.9,
+        0.9,
+    )
+    assert requirements_met(ok) and ok.passage_coverage == pytest.approx(1.0)
+
+
+def test_evidence_counts_the_article_header() -> None:
+    analysis = analyze("孙太利认为创新是什么？")
+    with_byline = evidence_for(analysis, "处理好十大关系\n孙太利", "创新是第一动力。", "创新是第一动力。", 0.9, 0.9)
+    without = evidence_for(analysis, "处理好十大关系", "创新是第一动力。", "创新是第一动力。", 0.9, 0.9)
+    assert with_byline.passage_coverage > without.passage_coverage
+
+
+def test_decide_answers_with_the_best_candidate_that_meets_the_requirements() -> None:
+    analysis = analyze("我国中小微企业数量有多少？")
+    weak, strong_but_no_year = _evidence(dense=0.1, sentence_dense=0.1), _evidence(dense=3.0, number_missing=True)
+    support, best = decide(analysis, [strong_but_no_year, weak, _evidence()], 0.5, MODEL)
+    assert best == 2 and support.supported
+    assert support.confidence == pytest.approx(MODEL.probability(_evidence().vector()))
+
+
+def test_decide_refuses_when_no_candidate_meets_the_requirements() -> None:
+    analysis = analyze("2022年全国个体工商户有多少户？")
+    support, best = decide(analysis, [_evidence(number_missing=True, missing_numbers=("2022",))], 0.5, MODEL)
+    assert not support.supported and best == 0 and support.confidence == 0.0
+    assert "2022" in support.reason
+
+
+def test_decide_refuses_below_the_threshold_and_strictness_moves_it() -> None:
+    analysis = analyze("我国中小微企业数量有多少？")
+    middling = _evidence(passage_coverage=0.0, multi_coverage=0.0, sentence_coverage=0.0, dense=0.4, sentence_dense=0.4)
+    p = MODEL.probability(middling.vector())
+    assert 0.02 < p < 0.6
+    assert not decide(analysis, [middling], 0.5, MODEL)[0].supported
+    assert decide(analysis, [middling], 0.0, MODEL)[0].supported
+
+
+def test_decide_reasons_name_what_is_missing() -> None:
+    unit = decide(analyze("产业园占地多少亩？"), [_evidence(typed_missing=True)], 0.5, MODEL)[0]
+    assert not unit.supported and "亩" in unit.reason
+    key = decide(
+        analyze("开封精特仪表科技有限公司的注册资本是多少？"),
+        [_evidence(key_missing=True, missing_terms=("注册资本",))],
+        0.5,
+        MODEL,
+    )[0]
+    assert not key.supported and "注册资本" in key.reason
+    assert decide(analyze("有多少？"), [], 0.5, MODEL) == (decide(analyze("有多少？"), [], 0.5, MODEL)[0], -1)
+
+
+def test_english_questions_are_judged_by_meaning() -> None:
+    analysis = analyze("How many individual businesses were registered in China?")
+    assert decide(analysis, [_evidence(sentence_dense=0.81)], 0.5, MODEL)[0].supported
+    assert not decide(analysis, [_evidence(sentence_dense=0.79)], 0.5, MODEL)[0].supported
+    assert not decide(analysis, [_evidence(sentence_dense=0.95, number_missing=True)], 0.5, MODEL)[0].supported
+
+
+def test_fit_logistic_recovers_known_coefficients() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(x @ [1.5, -2.0] + 0.5)))).astype(float)
+    coef, bias = fit_logistic(x, y, l2=0.0)
+    assert coef == pytest.approx([1.5, -2.0], abs=0.15)
+    assert bias == pytest.approx(0.5, abs=0.15)
+
+
+def test_auc_counts_ties_as_half() -> None:
+    assert auc(np.array([0.9, 0.8, 0.1]), np.array([1.0, 0.0, 0.0])) == 1.0
+    assert auc(np.array([1.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0])) == 0.75
+    assert auc(np.array([0.1, 0.9]), np.array([1.0, 0.0])) == 0.0
+
+
+def _question(answerable: bool, probs_x: list[float], eligible: list[bool], source: str = "cmrc") -> QuestionFeatures:
+    x = np.array([[v] for v in probs_x])
+    label = np.array([1 if answerable and i == 0 else (0 if not answerable else -1) for i in range(len(probs_x))])
+    return QuestionFeatures(source, f"g{probs_x}", answerable, x, label, np.array(eligible))
+
+
+def test_question_score_takes_the_best_candidate_meeting_the_requirements() -> None:
+    q = _question(True, [3.0, 0.0], [False, True])
+    assert question_score(q, np.array([1.0]), 0.0) == pytest.approx(0.5)
+    assert question_score(_question(True, [3.0], [False]), np.array([1.0]), 0.0) == 0.0
+
+
+def test_operating_point_counts_refusals_exactly() -> None:
+    fs = [
+        _question(True, [2.0], [True]),  # p = 0.88: answered
+        _question(True, [-2.0], [True]),  # p = 0.12: wrongly refused
+        _question(False, [-3.0], [True]),  # refused
+        _question(False, [3.0], [False]),  # refused by the requirements
+    ]
+    point = operating_point(fs, np.array([1.0]), 0.0, 0.5)
+    assert point["refusal_recall"] == 1.0
+    assert point["refusal_precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert point["answer_rate_answerable"] == 0.5
+    assert point["auc"] == 1.0
+
+
+def test_fit_gate_separates_a_separable_set() -> None:
+    rng = np.random.default_rng(1)
+    fs = [_question(True, [float(v)], [True]) for v in rng.normal(2, 1, 60)]
+    fs += [_question(False, [float(v)], [True]) for v in rng.normal(-2, 1, 60)]
+    coef, _bias, threshold = fit_gate(fs)
+    assert coef[0] > 0 and 0 < threshold < 1
+    assert operating_point(fs, coef, _bias, threshold)["auc"] > 0.98

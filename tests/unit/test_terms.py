@@ -1,0 +1,169 @@
+"""What a question demands: numbers, units, answer kinds, key terms and their coverage."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.terms import (
+    QuestionAnalysis,
+    Term,
+    analyze,
+    char_bigrams,
+    coverage,
+    focus_missing,
+    number_forms,
+    numbers_missing,
+    question_numbers,
+    typed_answer,
+)
+
+
+@pytest.mark.parametrize("text", ["5200万", "5,200万", "５２００万", "５，２００万户", "超过5200万户。"])
+def test_number_forms_one_spelling_for_every_writing(text: str) -> None:
+    assert number_forms(text) == {"5200", "5200万", "=52000000"}
+
+
+def test_number_forms_magnitudes_compare_by_value() -> None:
+    assert "=122000000" in number_forms("1.22亿户") & number_forms("12200万户")
+    assert number_forms("46.50万家") == {"46.5", "46.5万", "=465000"}
+    assert number_forms("2023年10月，70%以上") == {"2023", "10", "70", "70%"}
+
+
+def test_number_forms_keep_grouped_digits_apart_from_lists() -> None:
+    assert number_forms("1,234,567元") == {"1234567"}
+    assert number_forms("第1，2，3名") == {"1", "2", "3"}
+
+
+def test_question_numbers_are_the_most_specific_form() -> None:
+    assert question_numbers("我国中小微企业是不是超过5,200万户？") == ("=52000000",)
+    assert question_numbers("截至2023年9月底有多少户？") == ("2023", "9")
+    assert question_numbers("增长了3.50%吗") == ("3.5%",)
+
+
+def test_numbers_missing_finds_the_year_that_is_not_there() -> None:
+    analysis = analyze("2022年全国个体工商户有多少户？")
+    assert analysis.numbers == ("2022",)
+    assert numbers_missing(analysis, "截至2023年9月底，全国个体工商户达到1.22亿户。") == ("2022",)
+    assert numbers_missing(analysis, "2022年底，全国个体工商户1.14亿户。") == ()
+
+
+def test_numbers_missing_compares_magnitudes_by_value() -> None:
+    analysis = analyze("中小微企业是否超过5200万户？")
+    assert numbers_missing(analysis, "中小微企业数量已超过５，２００万户") == ()
+    assert numbers_missing(analysis, "中小微企业数量已超过52000000户") == ("=52000000",)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit"),
+    [
+        ("祥符区高端装备制造产业园占地多少亩？", "number", "亩"),
+        ("现在全国到底有多少家小微企业啊", "number", "家"),
+        ("在祥符区租厂房一个月多少钱？", "number", "钱"),
+        ("民营经济贡献了全社会多少比例的税收？", "number", "%"),
+        ("王斌是第几届全国政协委员？", "number", "届"),
+        ("创新型中小企业的数量是多少？", "number", ""),
+        ("赛北机械设备股份有限公司是哪一年成立的？", "time", "年"),
+        ("调研组是在哪个月开展这次调研的？", "time", "月"),
+        ("《方案》是哪一天正式印发的？", "time", "日"),
+        ("产业园啥时候能全部建好交付？", "time", ""),
+        ("祥符区项目的项目经理是谁？", "person", ""),
+        ("吸引了来自哪里的流量仪表企业？", "place", ""),
+        ("为什么线下实体店的产品高度同质化？", "reason", ""),
+        ("文章认为什么将逐步成为中国制造的品牌价值？", "other", ""),
+        ("《方案》是由哪几个部门联合印发的？", "list", ""),
+    ],
+)
+def test_answer_kind_and_unit(question: str, kind: str, unit: str) -> None:
+    analysis = analyze(question)
+    assert (analysis.answer_type, analysis.unit) == (kind, unit)
+
+
+def test_kind_and_unit_come_from_the_first_question_asked() -> None:
+    analysis = analyze("我国专精特新中小企业有多少家？民营经济又涵盖了多大比例的“小巨人”企业？")
+    assert (analysis.answer_type, analysis.unit) == ("number", "家")
+
+
+def test_question_words_are_not_terms() -> None:
+    terms = [t.text for t in analyze("现在全国到底有多少家小微企业啊").terms]
+    assert terms == ["全国", "小微", "企业"]  # not 家小 (多少家|小微) nor 到底/多少
+    assert "认为" not in [t.text for t in analyze("王斌认为要打破哪些“门”？").terms]
+
+
+def test_terms_are_weighted_by_idf() -> None:
+    weights = {t.text: t.weight for t in analyze("开封精特仪表科技有限公司的注册资本是多少？").terms}
+    assert weights["注册资本"] > weights["有限公司"]
+    assert max(weights.values()) <= 12.0
+
+
+def test_key_is_the_noun_whose_value_is_asked() -> None:
+    assert analyze("开封精特仪表科技有限公司的注册资本是多少？").key == ("注册资本",)
+    assert analyze("祥符区流量仪表产业园目前的年产值是多少？").key == ("年产值",)
+    assert analyze("王斌在中国中小企业协会担任什么职务？").key == ("协会",)  # 职务 names the kind of answer
+
+
+def test_english_questions_check_years_only() -> None:
+    analysis = analyze("What is the total investment of the 16 projects worth over 100 million yuan in 2023?")
+    assert analysis.english
+    assert analysis.numbers == ("2023",)
+
+
+def _hand_made(*weighted: tuple[str, float, tuple[str, ...]]) -> QuestionAnalysis:
+    terms = tuple(Term(text, weight, parts) for text, weight, parts in weighted)
+    return QuestionAnalysis("问题", terms, (), "other", False)
+
+
+def test_coverage_exact_shares() -> None:
+    analysis = _hand_made(("注册资本", 8.0, ("注册", "资本")), ("公司", 4.0, ()), ("亩", 2.0, ()))
+    full = coverage(analysis, "该公司注册资本为1000万元，占地20亩")
+    assert (full.share, full.worst, full.missing, full.share_multi) == (1.0, 0.0, (), 1.0)
+    none = coverage(analysis, "无关内容")
+    assert (none.share, none.worst, none.missing, none.share_multi) == (0.0, 8.0, ("注册资本", "公司", "亩"), 0.0)
+
+
+def test_coverage_gives_partial_credit_to_the_parts_of_a_compound() -> None:
+    analysis = _hand_made(("注册资本", 8.0, ("注册", "资本")), ("公司", 4.0, ()))
+    half = coverage(analysis, "公司的资本")  # one of two parts: 0.8 × 1/2 of 注册资本's weight
+    assert half.share == pytest.approx((8.0 * 0.4 + 4.0) / 12.0)
+    assert half.missing == ("注册资本",)
+    assert half.worst == pytest.approx(8.0 * 0.6)
+    both = coverage(analysis, "注册的资本，公司")
+    assert both.share == pytest.approx((8.0 * 0.8 + 4.0) / 12.0)
+    assert both.missing == ()
+
+
+def test_coverage_normalises_width_and_script() -> None:
+    analysis = _hand_made(("产业园", 9.0, ()), ("5g", 5.0, ()))
+    assert coverage(analysis, "產業園的５Ｇ网络").share == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        ("产业园占地多少亩？", "项目占地120亩。", True),
+        ("产业园占地多少亩？", "共有3栋楼已经封顶。", False),
+        ("产业园有多少名工人？", "80多名工人分布在各个作业面", True),
+        ("原有多少家企业？", "原有流量仪表企业40余家", True),
+        ("有多少家企业？", "达到1.22亿户", True),
+        ("计划投资多少钱？", "计划投资1.2万元", True),
+        ("提出要处理好多少大关系？", "处理好十大关系", True),
+        ("贡献了多少比例的税收？", "贡献了70%以上的技术创新成果", True),
+        ("贡献了多少比例的税收？", "贡献了大量税收", False),
+        ("是哪一年开工的？", "3月12日开工", False),
+        ("是哪一年开工的？", "2023年开工", True),
+        ("项目经理是谁？", "项目经理刘道洪向记者介绍说", True),
+        ("项目经理是谁？", "目前12栋楼已经封顶", False),
+        ("为什么同质化？", "创业门槛不高", None),
+    ],
+)
+def test_typed_answer(question: str, text: str, expected: bool | None) -> None:
+    assert typed_answer(analyze(question), text) is expected
+
+
+def test_focus_missing_lists_absent_key_nouns() -> None:
+    analysis = analyze("开封精特仪表科技有限公司的注册资本是多少？")
+    assert focus_missing(analysis, "开封精特仪表科技有限公司明确达成入驻意向", "key") == ("注册资本",)
+    assert focus_missing(analysis, "该公司注册资本5000万元", "key") == ()
+
+
+def test_char_bigrams_stay_within_runs() -> None:
+    assert char_bigrams("专利，转化") == frozenset({"专利", "转化"})
