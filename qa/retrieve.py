@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from core.errors import ModelMismatchError
 from core.text import normalize, tokenize
 from core.types import ScoredPassage
 from ingest.embed import Embedder
@@ -35,6 +36,8 @@ class HybridRetriever:
         keyword_weight: float = 1.0,
         reranker: Reranker | None = None,
     ) -> None:
+        if index.manifest.model != embedder.name or index.manifest.dim != embedder.dim:
+            raise ModelMismatchError(index.manifest.model, index.manifest.dim, embedder.name, embedder.dim)
         self.index = index
         self.embedder = embedder
         self.candidates = candidates

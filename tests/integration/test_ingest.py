@@ -154,3 +154,9 @@ def test_removing_the_last_document_leaves_an_empty_usable_index(model_settings,
     assert report.documents == 0 and report.removed == [str(SEED_FILE)]
     index = load_index(tmp_path / "index")
     assert index.passages == [] and HybridRetriever(index, embedder).search("中小微企业", k=5) == []
+
+
+def test_querying_with_another_model_is_refused(seed_index, embedder) -> None:  # type: ignore[no-untyped-def]
+    other = _OtherModel(embedder, "BAAI/bge-small-zh-v1.5", 512)
+    with pytest.raises(ModelMismatchError, match="bge-small-zh"):
+        HybridRetriever(seed_index, other)

@@ -1,0 +1,190 @@
+"""Headline figures, the Markdown report and the console table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
+def headline(results: dict[str, Any]) -> dict[str, Any]:
+    """The flat keys every run reports (the largest measured size for the query and quality figures)."""
+    ingest = results.get("ingest", {})
+    pipe = ingest.get("pipeline", {})
+    raw = ingest.get("raw_encode", {})
+    runtime = ingest.get("raw_runtime", {})
+    lc = ingest.get("langchain", {})
+    scales = results.get("scales", [])
+    top = scales[-1] if scales else {}
+    latency = top.get("latency", {})
+    serving = top.get("serving", {})
+    built = top.get("ingest_subprocess", {})
+    out = {
+        "ingest_passages_per_s": round(pipe.get("passages_per_s", 0.0), 2),
+        "raw_encode_passages_per_s": round(raw.get("passages_per_s", 0.0), 2),
+        "raw_runtime_passages_per_s": round(runtime.get("passages_per_s", 0.0), 2),
+        "ingest_vs_encode_ratio": _ratio(pipe.get("passages_per_s", 0.0), raw.get("passages_per_s", 0.0)),
+        "ingest_vs_runtime_ratio": _ratio(pipe.get("passages_per_s", 0.0), runtime.get("passages_per_s", 0.0)),
+        "langchain_passages_per_s": round(lc.get("passages_per_s", 0.0), 2),
+        # Same documents, so the ratio of times is the fair one (the two splitters make different passage counts).
+        "ingest_vs_langchain_speedup": _ratio(lc.get("seconds", 0.0), pipe.get("seconds", 0.0)),
+        "ingest_vs_langchain_passages_per_s_ratio": _ratio(
+            pipe.get("passages_per_s", 0.0), lc.get("passages_per_s", 0.0)
+        ),
+        "scale_passages": top.get("passages", 0),
+        "query_dense_p50_ms": round(latency.get("dense", {}).get("p50_ms", 0.0), 1),
+        "query_bm25_p50_ms": round(latency.get("bm25", {}).get("p50_ms", 0.0), 1),
+        "query_hybrid_p50_ms": round(latency.get("hybrid", {}).get("p50_ms", 0.0), 1),
+        "query_hybrid_p95_ms": round(latency.get("hybrid", {}).get("p95_ms", 0.0), 1),
+        "ask_p50_ms": round(latency.get("ask", {}).get("p50_ms", 0.0), 1),
+        "langchain_query_p50_ms": round(latency.get("langchain", {}).get("p50_ms", 0.0), 1),
+        "recall_at_5": round(top.get("quality", {}).get("hybrid", {}).get("recall_at_5", 0.0), 4),
+        "serve_peak_rss_mb": serving.get("peak_rss_mb", 0.0),
+        "ingest_peak_rss_mb": built.get("peak_rss_mb", 0.0),
+        "peak_rss_mb": max(serving.get("peak_rss_mb", 0.0), built.get("peak_rss_mb", 0.0)),
+        "cold_start_s": results.get("cold_start", {}).get("seconds_to_first_answer"),
+    }
+    return out
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def ingest_table(results: dict[str, Any]) -> list[str]:
+    ingest = results.get("ingest", {})
+    rows = ["| ingest contender | passages | seconds | passages/s | chars/s |", "|---|---:|---:|---:|---:|"]
+    labels = {
+        "pipeline": "yiju `ingest.pipeline.ingest` (files → index)",
+        "raw_encode": "raw `SentenceTransformer.encode` (torch fp32)",
+        "raw_runtime": "raw embedding runtime of the pipeline",
+        "langchain": "LangChain recipe (splitter + HuggingFaceEmbeddings + FAISS.from_documents)",
+    }
+    for key, label in labels.items():
+        t = ingest.get(key)
+        if t:
+            rows.append(
+                f"| {label} | {t['passages']} | {_fmt(t['seconds'])} | {_fmt(t['passages_per_s'], 2)} | {_fmt(t['chars_per_s'], 0)} |"
+            )
+    return rows
+
+
+def scale_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| passages | dense index | dense p50/p95 ms | BM25 p50/p95 ms | hybrid p50/p95 ms | ask p50/p95 ms | LangChain search p50/p95 ms "
+        "| recall@5 dense/BM25/hybrid | MRR@10 hybrid | serve RSS MB (peak) | ingest peak RSS MB | index MB (raw vectors MB) |",
+        "|---:|---|---|---|---|---|---|---|---:|---:|---:|---|",
+    ]
+    for s in results.get("scales", []):
+        lat, q = s["latency"], s["quality"]
+
+        def pp(key: str, lat: dict = lat) -> str:
+            v = lat.get(key)
+            return f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f}" if v and "p50_ms" in v else "–"
+
+        recall = " / ".join(f"{q[m]['recall_at_5']:.3f}" for m in ("dense", "bm25", "hybrid"))
+        rows.append(
+            f"| {s['passages']} | {s['dense_index']} | {pp('dense')} | {pp('bm25')} | {pp('hybrid')} | {pp('ask')} "
+            f"| {pp('langchain')} | {recall} | {q['hybrid']['mrr_at_10']:.3f} "
+            f"| {s['serving'].get('rss_mb', 0):.0f} ({s['serving'].get('peak_rss_mb', 0):.0f}) "
+            f"| {s['ingest_subprocess']['peak_rss_mb']:.0f} | {s['disk']['index_mb']} ({s['disk']['raw_vectors_mb']}) |"
+        )
+    return rows
+
+
+def ann_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| passages | flat search p50 ms | flat, 1 OpenMP thread, p50 ms | HNSW search p50 ms | HNSW overlap@10 with exact | HNSW build s |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in results.get("scales", []):
+        v = s.get("dense_variants", {})
+        if v:
+            rows.append(
+                f"| {s['passages']} | {v['flat']['p50_ms']:.2f} | {v.get('flat_one_thread', {}).get('p50_ms', float('nan')):.2f} "
+                f"| {v['hnsw']['p50_ms']:.2f} "
+                f"| {v['hnsw']['overlap_at_10']:.3f} | {v['hnsw']['build_seconds']:.1f} |"
+            )
+    return rows
+
+
+def index_kind_table(results: dict[str, Any]) -> list[str]:
+    rows = ["| passages | dense index | recall@5 dense/BM25/hybrid | MRR@10 dense/hybrid |", "|---:|---|---|---|"]
+    for s in results.get("scales", []):
+        for kind, q in (
+            (s["dense_index"], s["quality"]),
+            (s.get("quality_other_dense_index", {}).get("kind"), s.get("quality_other_dense_index")),
+        ):
+            if kind and q:
+                recall = " / ".join(f"{q[m]['recall_at_5']:.3f}" for m in ("dense", "bm25", "hybrid"))
+                rows.append(
+                    f"| {s['passages']} | {kind} | {recall} | {q['dense']['mrr_at_10']:.3f} / {q['hybrid']['mrr_at_10']:.3f} |"
+                )
+    return rows
+
+
+def markdown(results: dict[str, Any]) -> str:
+    h = results["headline"]
+    meta = results.get("meta", {})
+    lines = [
+        f"# Benchmark ({'quick' if meta.get('quick') else 'full'} run, {meta.get('started', '')})",
+        "",
+        f"Machine: {meta.get('cpus', '?')} CPUs; load average at start {meta.get('load_start')}, at end {meta.get('load_end')} "
+        "(other processes were running: the absolute figures are for that load; the ratios were measured side by side).",
+        f"Embedding runtime of the pipeline: `{meta.get('backend')}`. Ingest sample: {meta.get('ingest_docs')} documents "
+        f"in {meta.get('rounds')} interleaved rounds.",
+        "",
+        "## Ingest",
+        "",
+        *ingest_table(results),
+        "",
+        f"- ingest / raw `SentenceTransformer.encode`: **{h['ingest_vs_encode_ratio']}**; "
+        f"ingest / its own raw runtime: **{h['ingest_vs_runtime_ratio']}**",
+        f"- LangChain time / yiju time on the same documents: **{h['ingest_vs_langchain_speedup']}×**",
+    ]
+    re = results.get("ingest", {}).get("reingest")
+    if re:
+        lines.append(
+            f"- re-ingest of a folder with one new document: {re['embedded']} passages embedded "
+            f"(the new document has {re['new_document_passages']}), {re['reused']} reused, {re['seconds']} s"
+        )
+    lines += ["", "## At scale (CMRC2018 dev contexts + CRUD-RAG news distractors)", "", *scale_table(results), ""]
+    lines += ["### Flat versus HNSW", "", *ann_table(results), "", *index_kind_table(results), ""]
+    check = results.get("backend_check")
+    if check:
+        lines += ["## Embedding runtime check (dense, exact search)", ""]
+        lines.append(
+            f"{check['questions']} CMRC2018 dev questions over {check['passages']} passages of the first "
+            f"{check['contexts']} contexts; passage cosine torch↔int8 mean {check.get('passage_cosine_mean', 0):.4f}, "
+            f"min {check.get('passage_cosine_min', 0):.4f}."
+        )
+        lines += ["", "| runtime | recall@1 | recall@5 | MRR@10 |", "|---|---:|---:|---:|"]
+        for name in ("torch", "onnx-int8"):
+            if name in check:
+                m = check[name]
+                lines.append(f"| {name} | {m['recall_at_1']:.3f} | {m['recall_at_5']:.3f} | {m['mrr_at_10']:.3f} |")
+        lines.append("")
+    cold = results.get("cold_start")
+    if cold:
+        lines += ["## Cold start", "", f"`python app.py` to the first `/ask` answer: {cold}", ""]
+    lines += ["## Headline", "", "```json", json.dumps(h, indent=1), "```", ""]
+    for note in results.get("notes", []):
+        lines.append(f"- {note}")
+    return "\n".join(lines) + "\n"
+
+
+def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "bench.json"
+    md_path = out / "bench.md"
+    json_path.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
+    md_path.write_text(markdown(results), "utf-8")
+    return json_path, md_path
