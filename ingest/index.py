@@ -87,7 +87,7 @@ class Index:
         return self.manifest.model
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -202,7 +202,7 @@ def write_index(
         passages=len(passages),
         chunking=chunking,
         dense_index=kind,
-        checksums={name: _sha256(gen / name) for name in _FILES},
+        checksums={name: file_sha256(gen / name) for name in _FILES},
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     (gen / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), "utf-8")
@@ -275,7 +275,7 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
         raise IndexCorruptError(str(index_dir), f"索引格式版本 {manifest.format_version} 与本程序不符")
     if verify:
         for name, expected in manifest.checksums.items():
-            if not (gen / name).exists() or _sha256(gen / name) != expected:
+            if not (gen / name).exists() or file_sha256(gen / name) != expected:
                 raise IndexCorruptError(str(index_dir), f"{name} 校验和不符")
     try:
         documents = {d["doc_id"]: document_from_json(d) for d in _read_jsonl(gen / "documents.jsonl")}

@@ -9,7 +9,6 @@ file uploaded twice lands on the same path (so ingest sees it as unchanged).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import LoadError
+from ingest.index import file_sha256
 from ingest.load import SUPPORTED
 
 MAX_STEM_CHARS = 80
@@ -59,14 +59,6 @@ def safe_name(raw: str) -> str:
     return (cleaned or "upload") + suffix
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def store_upload(source: Path, original_name: str, uploads_dir: Path, max_mb: float) -> StoredUpload:
     """Copy ``source`` into ``uploads_dir``; ``LoadError`` (Chinese) for a bad type, size or read failure."""
     name = safe_name(original_name)
@@ -78,7 +70,7 @@ def store_upload(source: Path, original_name: str, uploads_dir: Path, max_mb: fl
         raise LoadError(f"文件过大（{size / 1e6:.1f} MB），单个文件上限为 {max_mb:g} MB。请拆分或压缩后再上传。")
     if size == 0:
         raise LoadError("文件是空的（0 字节），请检查后重新上传。")
-    folder = (uploads_dir / _digest(source)[:16]).resolve()
+    folder = (uploads_dir / file_sha256(source)[:16]).resolve()
     target = folder / name
     if target.parent != folder:  # cannot happen after safe_name; kept as a last guard
         raise LoadError("文件名不安全，已拒绝。")

@@ -191,7 +191,12 @@ def test_a_question_sent_while_answering_is_answered_next(page: Any) -> None:
     box = page.locator("#yiju-question textarea")
     box.fill(QUESTION)
     box.press("Enter")
-    page.wait_for_selector("#yiju-chat .yiju-pending")
+    # The first answer may come from the answer cache before "pending" is ever painted: wait for either.
+    page.wait_for_function(
+        "([s]) => document.querySelector('#yiju-chat .yiju-pending') || document.querySelectorAll(s).length >= 1",
+        arg=[FINAL],
+        timeout=120_000,
+    )
     box.fill(UNANSWERABLE)
     box.press("Enter")
     page.wait_for_function("([s]) => document.querySelectorAll(s).length === 2", arg=[FINAL], timeout=120_000)
