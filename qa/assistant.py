@@ -143,8 +143,13 @@ class Assistant:
 
     def _extractive(self, base: Answer, analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int) -> Answer:
         # Quote from the best-scoring sentence's passage: on CMRC2018 dev (questions 300-900) that finds
-        # the answer more often (81 %) than starting from the gate's best-supported passage (79 %).
-        chosen = choose_sentences(analysis, hits, hits[0].rank if hits else anchor)
+        # the answer more often than starting from the gate's best-supported passage (81 % vs 79 %), or
+        # from the best sentence whose passage meets the gate's requirements (83.0 % vs 82.3 %).
+        parts = question_parts(analysis.question)
+        part_hits = []
+        if len(parts) > 1:  # each part scored on its own finds its sentence better than the whole message
+            part_hits = [sentence_hits(analyze(p), list(base.retrieved), self.embedder, p) for p in parts]
+        chosen = choose_sentences(analysis, hits, hits[0].rank if hits else anchor, part_hits=part_hits)
         checked = verify(compose(chosen), list(base.retrieved))
         if not checked.citations:
             return base

@@ -48,12 +48,15 @@ SENTENCE_FEATURES = (
     "numbers_missing",  # a number or year of the question is absent from the sentence and its neighbours
     "short",  # fewer than 12 characters
     "rank",  # passage rank / 4
+    "key",  # share of the key nouns (the thing whose value is asked) in the sentence
+    "predicate",  # share of the question's verbs in the sentence (封顶 in 多少栋楼已经封顶)
+    "clause",  # share of the terms of the question word's clause (not an attribution before it, such as 某某认为，)
 )
 _DENSE = SENTENCE_FEATURES.index("dense")
 _TYPED = SENTENCE_FEATURES.index("typed_yes")
 # Fitted by ``python -m qa fit-gate`` (logistic regression: does this sentence hold the
 # gold answer?) on the first 300 questions of CMRC2018 dev; see eval/gate_fit.json.
-SENTENCE_WEIGHTS = (-1.93, 0.06, 0.1, 0.71, 1.79, 1.58, 3.37, 0.84, 1.02, 0.98, -0.04, -2.16, -0.68, 0.26, -1.15)
+SENTENCE_WEIGHTS = (-0.89, 0.06, 0.0, 0.73, 1.44, 1.35, 2.74, 0.85, 1.06, 1.14, -0.03, -2.14, -0.77, 0.33, -1.31, 0.03, 1.41, -0.89)
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,9 @@ def _passage_rows(
                 float(bool(numbers_missing(analysis, window))),
                 float(len(text) < 12),
                 rank / 4,
+                focus_share(analysis, text, "key"),
+                focus_share(analysis, text, "predicate"),
+                focus_share(analysis, text, "clause"),
             ]
         )
     return rows
@@ -195,7 +201,11 @@ def best_per_passage(hits: list[SentenceHit]) -> dict[int, SentenceHit]:
 
 
 def choose_sentences(
-    analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int, margin: float = 0.5
+    analysis: QuestionAnalysis,
+    hits: list[SentenceHit],
+    anchor: int,
+    margin: float = 0.5,
+    part_hits: Sequence[list[SentenceHit]] = (),
 ) -> list[SentenceHit]:
     """The sentences to quote, in passage order.
 
@@ -203,7 +213,9 @@ def choose_sentences(
     passage within ``margin`` (a logit), or, when the best one is short or
     lacks the kind of answer asked for, the sentence right after it; then,
     for a question in several parts (two question marks), the best sentence
-    for each later part.
+    for each part that the quote does not cover yet. ``part_hits`` holds the
+    sentences scored for each part on its own (``question_parts``); without
+    it, a part takes the hit covering most of it among those close to the best.
     """
     if not hits:
         return []
@@ -217,8 +229,9 @@ def choose_sentences(
     if runner is not None:
         chosen.append(runner)
     parts = question_parts(analysis.question)
-    for part in parts if len(parts) > 1 else ():
-        extra = _best_for_part(analyze(part), hits, chosen, first.score - 4 * margin)
+    for i, part in enumerate(parts if len(parts) > 1 else ()):
+        own = part_hits[i] if i < len(part_hits) else None
+        extra = _best_for_part(analyze(part), own or hits, chosen, None if own else first.score - 4 * margin)
         if extra is not None:
             chosen.append(extra)
     return sorted(chosen, key=lambda h: (h.rank, h.start))
@@ -231,19 +244,23 @@ def question_parts(question: str) -> list[str]:
 
 
 def _best_for_part(
-    part: QuestionAnalysis, hits: list[SentenceHit], chosen: list[SentenceHit], floor: float
+    part: QuestionAnalysis, hits: list[SentenceHit], chosen: list[SentenceHit], floor: float | None
 ) -> SentenceHit | None:
-    """The hit (scoring at least ``floor``) covering most of ``part``, unless the quote covers it already."""
+    """The first hit (best first; scoring at least ``floor`` if given) covering most of ``part``,
+    unless the quote covers it already."""
     quoted = "".join(h.text for h in chosen)
     if not part.terms or coverage(part, quoted).share >= 0.8:
         return None
+    taken = {(h.rank, h.start) for h in chosen}
     best, best_cov = None, 0.5
     for h in hits:
-        if h in chosen or h.score < floor:
+        if (h.rank, h.start) in taken or (floor is not None and h.score < floor):
             continue
         cov = coverage(part, h.text).share
         if cov > best_cov:
             best, best_cov = h, cov
+            if floor is None:
+                break  # scored for this part: the first that covers it is the best
     return best
 
 

@@ -114,12 +114,12 @@ def corpus_passages(items: Sequence[tuple[str, str, str]]) -> list[Passage]:
     return out
 
 
-def memory_index(passages: list[Passage], vectors: np.ndarray, name: str) -> Any:
-    """An in-memory ``ingest.index.Index`` (no files written)."""
+def memory_index(passages: list[Passage], vectors: np.ndarray, name: str, model: str) -> Any:
+    """An in-memory ``ingest.index.Index`` (no files written) of vectors made by ``model``."""
     from core.text import tokenize
     from ingest.index import Index, Manifest, build_bm25, build_dense
 
-    manifest = Manifest(name, int(vectors.shape[1]), [], len(passages), {}, "flat")
+    manifest = Manifest(model, int(vectors.shape[1]), [], len(passages), {}, "flat")
     bm25 = build_bm25([tokenize(p.title + " " + p.text) for p in passages])
     return Index(Path(name), manifest, {}, passages, vectors, build_dense(vectors, "flat"), bm25)
 
@@ -169,7 +169,7 @@ def build_cmrc_index(cache: VectorCache) -> Any:
     passages = corpus_passages([(d, t, c) for d, t, c, _ in items])
     vectors = cache.passages([p.text for p in passages])
     cache.save()
-    return memory_index(passages, vectors, "cmrc2018-dev")
+    return memory_index(passages, vectors, "cmrc2018-dev", cache.embedder.name)
 
 
 # ---------------------------------------------------------------- logistic regression

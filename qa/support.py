@@ -21,7 +21,7 @@ import numpy as np
 
 from core.types import ScoredPassage, Support
 from qa.extractive import SentenceHit, best_per_passage
-from qa.terms import QuestionAnalysis, coverage, focus_missing, numbers_missing, typed_answer
+from qa.terms import QuestionAnalysis, coverage, focus_missing, numbers_missing, required_missing, typed_answer
 
 FEATURES = (
     "passage_coverage",  # IDF-weighted share of the question's terms in title + passage
@@ -58,7 +58,7 @@ class GateModel:
 
 # Fitted by ``python -m qa fit-gate`` on DuReader-checklist dev + CMRC2018 dev; see eval/gate_fit.json.
 DEFAULT_GATE = GateModel(
-    weights=(2.653, 0.597, 1.492, -0.342, -2.305, -1.342, 0.18, 1.715, 2.093), bias=-6.275, threshold=0.527
+    weights=(2.678, 0.603, 1.449, -0.346, -2.304, -1.34, 0.187, 1.725, 2.09), bias=-6.276, threshold=0.532
 )
 
 
@@ -77,6 +77,7 @@ class Evidence:
     sentence_dense: float
     missing_terms: tuple[str, ...]
     missing_numbers: tuple[str, ...] = ()
+    missing_required: tuple[str, ...] = ()  # quoted phrases, names, the key noun's attribute (not a feature)
 
     def vector(self) -> np.ndarray:
         return np.array(
@@ -121,14 +122,17 @@ def evidence_for(
         sentence_dense=sentence_dense,
         missing_terms=cov.missing,
         missing_numbers=missing_numbers,
+        missing_required=required_missing(analysis, whole),
     )
 
 
 def requirements_met(e: Evidence) -> bool:
     """What the question demands and no score can waive: its numbers and years, the kind of
-    answer it asks for (a number in its unit, a date, a name) and the key noun next to the
-    question word, whose value is asked (``注册资本`` in ``注册资本是多少``)."""
-    return not (e.number_missing or e.typed_missing or e.key_missing)
+    answer it asks for (a number in its unit, a date, a name), the key noun next to the
+    question word, whose value is asked (``注册资本`` in ``注册资本是多少``), and the phrases it
+    requires verbatim: quoted ones, names of people, places and organisations, and the
+    attribute of the key noun (``新设立`` in ``新设立的个体工商户有多少户``)."""
+    return not (e.number_missing or e.typed_missing or e.key_missing or e.missing_required)
 
 
 def decide(
@@ -172,6 +176,8 @@ def _decide_english(
 def _reason(analysis: QuestionAnalysis, e: Evidence) -> str:
     if e.number_missing:
         return "资料中没有出现问题里的数字或年份：" + "、".join(n.lstrip("=") for n in e.missing_numbers)
+    if e.missing_required:
+        return "资料中没有提到：" + "、".join(e.missing_required[:5])
     if e.typed_missing:
         return f"相关段落中没有问题所要的{_wanted(analysis)}"
     if e.key_missing or e.missing_terms:
@@ -209,3 +215,4 @@ def candidate_evidence(
             evidence_for(analysis, header, p.text, best[r].text, retrieved[r].dense_score or 0.0, best[r].dense)
         )
     return ranks, evidence
+

@@ -113,6 +113,11 @@ class QuestionAnalysis:
     content: str = ""  # the lower-cased question without its question words
     focus: tuple[str, ...] = ()  # the terms next to the question word: what is asked about (注册资本 in 注册资本是多少)
     key: tuple[str, ...] = ()  # the nouns among the nearest terms: the thing whose value is asked for
+    # What must be in a passage verbatim: quoted phrases (“小巨人”), named entities (天津市, 孙太利) and
+    # the attribute of the thing asked about (新设立 in 新设立的个体工商户有多少户).
+    required: tuple[str, ...] = ()
+    clause: tuple[str, ...] = ()  # the terms of the question word's clause (not an attribution before it)
+    predicate: tuple[str, ...] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -253,24 +258,91 @@ def analyze(question: str) -> QuestionAnalysis:
     answer_type, unit = _answer_slot(first)
     content = _WH_PHRASE.sub(" ", q).lower()
     terms = _terms(content)
-    focus, key = _focus(first.lower(), {t.text for t in terms})
+    focus, key, clause = _focus(first.lower(), {t.text for t in terms})
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
         key = tuple(dict.fromkeys(key + tuple(t for t in focus if len(t) >= 2 and t not in DESCRIPTORS)))
     english = _is_english(q)
     numbers = question_numbers(q)
     if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
-    return QuestionAnalysis(q, terms, numbers, answer_type, english, unit, content, focus, key)
+    required = () if english else _required(q, first.lower(), key, {t.text for t in terms})
+    predicate = _predicate(content, {t.text for t in terms})
+    return QuestionAnalysis(
+        q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate
+    )
 
 
-def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(focus, key): the nearest term, and the nearest noun of two or more characters,
-    on each side of the first question word, within its clause."""
+_VERB_TAGS = ("v", "vn", "vd", "vi")
+
+
+def _predicate(content: str, terms: set[str]) -> tuple[str, ...]:
+    import rjieba
+
+    verbs = (w for w, f in rjieba.tag(content) if f in _VERB_TAGS and len(w) >= 2 and w in terms)
+    return tuple(dict.fromkeys(v for v in verbs if v not in DESCRIPTORS))
+
+
+_QUOTED = re.compile(r"[“\"「『《]([^“”\"「」『』《》]{2,30})[”\"」』》]")
+_ENTITY_TAGS = ("nr", "nrt", "nrfg", "ns", "nsf", "nt")  # not nz: jieba gives it to common words (印发)
+_ADMIN_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区]$")
+
+
+def _required(q: str, first: str, key: tuple[str, ...], terms: set[str]) -> tuple[str, ...]:
+    """Quoted phrases, named entities and the attribute of the key noun (see ``QuestionAnalysis``)."""
+    import rjieba
+
+    quoted = [m.group(1).lower() for m in _QUOTED.finditer(q) if _CJK.search(m.group(1))]
+    entities = [w.lower() for w, f in rjieba.tag(q) if f in _ENTITY_TAGS and len(w) >= 2 and w.lower() in terms]
+    return tuple(dict.fromkeys([*quoted, *entities, *_attributes(first, key, terms)]))
+
+
+def _attributes(q: str, key: tuple[str, ...], terms: set[str]) -> list[str]:
+    """The word before ``的`` that qualifies a key noun: ``新设立的个体工商户`` → ``设立``.
+
+    Only a content word directly before ``的`` counts, and only when the key noun follows
+    within its noun phrase (nouns only between ``的`` and the key)."""
+    import rjieba
+
+    tokens = rjieba.tag(q)
+    out = []
+    for i, (word, _) in enumerate(tokens):
+        if word not in key:
+            continue
+        j = i - 1
+        while j >= 0 and tokens[j][1].startswith(("n", "j")) and tokens[j][0] != "的":
+            j -= 1
+        before = tokens[j - 1][0] if j >= 1 and tokens[j][0] == "的" else ""
+        if before in terms and len(before) >= 2 and before not in DESCRIPTORS:
+            out.append(before)
+    return out
+
+
+def required_missing(analysis: QuestionAnalysis, text: str) -> tuple[str, ...]:
+    """The required phrases (see ``QuestionAnalysis.required``) that ``text`` lacks."""
+    if not analysis.required:
+        return ()
+    hay = normalize(text).lower()
+    return tuple(r for r in analysis.required if not (_present(r, hay) or _present(_ADMIN_SUFFIX.sub("", r), hay)))
+
+
+def _present(word: str, hay: str) -> bool:
+    """``word`` occurs in ``hay`` other than as part of a deputy title (会长 is not in 副会长)."""
+    start = hay.find(word)
+    while start >= 0:
+        if start == 0 or hay[start - 1] != "副" or word.startswith("副"):
+            return True
+        start = hay.find(word, start + 1)
+    return False
+
+
+def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(focus, key, clause): the nearest term, and the nearest noun of two or more characters,
+    on each side of the first question word, within its clause; and all terms of that clause."""
     import rjieba
 
     wh = _WH_PHRASE.search(q)
     if wh is None:
-        return (), ()
+        return (), (), ()
     clause_start = max(q.rfind(c, 0, wh.start()) for c in "，,；;：:。？?！!") + 1
     clause_end = min((i for i in (q.find(c, wh.end()) for c in "，,；;：:。？?！!") if i >= 0), default=len(q))
     left = [(w, f) for w, f in rjieba.tag(q[clause_start : wh.start()]) if w in terms][::-1]
@@ -279,7 +351,8 @@ def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for side in (left, right):
         focus += [w for w, _ in side[:1]]
         key += [w for w, f in side if len(w) >= 2 and f.startswith(_NOUN_TAGS) and w not in DESCRIPTORS][:1]
-    return tuple(dict.fromkeys(focus)), tuple(dict.fromkeys(key))
+    clause = tuple(dict.fromkeys(w for w, _ in [*left, *right]))
+    return tuple(dict.fromkeys(focus)), tuple(dict.fromkeys(key)), clause
 
 
 _NOUN_TAGS = ("n", "vn", "j", "eng")
@@ -305,7 +378,7 @@ def coverage(analysis: QuestionAnalysis, text: str) -> Coverage:
     got = got_multi = total_multi = worst = 0.0
     missing: list[str] = []
     for term in analysis.terms:
-        if term.text in hay:
+        if _present(term.text, hay):
             share = 1.0
         else:
             share = 0.8 * sum(p in hay for p in term.parts) / len(term.parts) if term.parts else 0.0
@@ -320,9 +393,11 @@ def coverage(analysis: QuestionAnalysis, text: str) -> Coverage:
     return Coverage(got / analysis.total_weight, worst, tuple(missing), multi)
 
 
-def focus_share(analysis: QuestionAnalysis, text: str) -> float:
-    """Weighted share of the focus terms found in ``text`` (0.0 when the question has none)."""
-    terms = tuple(t for t in analysis.terms if t.text in analysis.focus)
+def focus_share(analysis: QuestionAnalysis, text: str, which: str = "focus") -> float:
+    """Weighted share of the focus terms (or ``which``: ``"key"``, ``"predicate"``) found in
+    ``text`` (0.0 when the question has none)."""
+    wanted = set(getattr(analysis, which))
+    terms = tuple(t for t in analysis.terms if t.text in wanted)
     if not terms:
         return 0.0
     return coverage(QuestionAnalysis(analysis.question, terms, (), analysis.answer_type, analysis.english), text).share
@@ -355,7 +430,7 @@ def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:
     ``多少亩`` needs a number followed by 亩, ``多少钱`` one followed by 元/万/亿…,
     ``哪一年`` a date; persons, places and explanations are not checked here.
     """
-    hay = _DIGIT_COMMA.sub("", normalize(text))
+    hay = _REDUPLICATED.sub("", _DIGIT_COMMA.sub("", normalize(text)))
     if analysis.answer_type == "time":
         return bool((_TIME_UNIT.get(analysis.unit) or _TIME).search(hay))
     if analysis.answer_type in _NAME_TAGS:
@@ -371,6 +446,9 @@ def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:
     pattern = rf"{_NUM}\s*(?:多|余|来)?\s*(?:万亿|亿|万|千|百)?\s*(?:多|余)?\s*(?:{alt})"
     return bool(re.search(pattern, hay))
 
+
+# 一栋栋厂房, 一个个项目: a reduplicated measure word describes, it does not count.
+_REDUPLICATED = re.compile(r"一([\u4e00-\u9fff])\1")
 
 # jieba part-of-speech tags of personal and place names.
 _NAME_TAGS = {"person": ("nr", "nrt", "nrfg"), "place": ("ns", "nsf")}

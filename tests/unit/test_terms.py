@@ -14,6 +14,7 @@ from qa.terms import (
     number_forms,
     numbers_missing,
     question_numbers,
+    required_missing,
     typed_answer,
 )
 
@@ -152,6 +153,8 @@ def test_coverage_normalises_width_and_script() -> None:
         ("是哪一年开工的？", "2023年开工", True),
         ("项目经理是谁？", "项目经理刘道洪向记者介绍说", True),
         ("项目经理是谁？", "目前12栋楼已经封顶", False),
+        ("有多少栋楼已经封顶？", "一栋栋现代化标准厂房拔地而起", False),
+        ("有多少栋楼已经封顶？", "目前12栋楼已经封顶", True),
         ("为什么同质化？", "创业门槛不高", None),
     ],
 )
@@ -167,3 +170,40 @@ def test_focus_missing_lists_absent_key_nouns() -> None:
 
 def test_char_bigrams_stay_within_runs() -> None:
     assert char_bigrams("专利，转化") == frozenset({"专利", "转化"})
+
+
+@pytest.mark.parametrize(
+    ("question", "required"),
+    [
+        ("我国目前一共有多少家专精特新“小巨人”企业？", ("小巨人",)),  # quoted: verbatim
+        ("天津市登记在册的个体工商户有多少户？", ("天津市", "登记在册")),  # a place; the attribute of 工商户
+        ("2023年全国新设立的个体工商户有多少户？", ("设立",)),
+        ("孙太利认为立与破分别对应什么逻辑？", ("孙太利",)),  # a person
+        ("天津市工商联调研组走访了哪些类型的线下实体店？", ("天津市",)),  # 类型 names the answer's kind
+        ("我国中小微企业数量有多少？", ()),
+    ],
+)
+def test_required_phrases(question: str, required: tuple[str, ...]) -> None:
+    assert analyze(question).required == required
+
+
+def test_required_missing_checks_verbatim_and_accepts_a_place_without_its_suffix() -> None:
+    analysis = analyze("天津市登记在册的个体工商户有多少户？")
+    assert required_missing(analysis, "全国登记在册的个体工商户达到1.22亿户") == ("天津市",)
+    assert required_missing(analysis, "天津登记在册的个体工商户有100万户") == ()
+    quoted = analyze("我国目前一共有多少家专精特新“小巨人”企业？")
+    assert required_missing(quoted, "专精特新中小企业10.3万家") == ("小巨人",)
+
+
+def test_a_deputy_title_is_not_the_title() -> None:
+    analysis = analyze("中国中小企业协会的会长是谁？")
+    assert "会长" in coverage(analysis, "中国中小企业协会副会长王斌表示").missing
+    assert "会长" not in coverage(analysis, "中国中小企业协会会长某某表示").missing
+    assert coverage(analyze("协会的副会长是谁？"), "协会副会长王斌").missing == ()
+
+
+def test_predicate_and_clause() -> None:
+    analysis = analyze("祥符区那个高端装备产业园啥时候能全部建好交付？")
+    assert "交付" in analysis.predicate
+    said = analyze("国家知识产权局有关负责人认为，相当一部分中小企业存在什么问题？")
+    assert "存在" in said.clause and "国家知识产权局" not in said.clause
