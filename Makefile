@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+COMPARE_STAMP := $(VENV)/.compare-installed
 
 .PHONY: run test setup browser ingest eval bench lint load-test clean
 
@@ -35,8 +36,13 @@ eval: setup
 	$(PY) -m qa eval eval/seed_questions.jsonl --build-index --out eval/results/seed
 	$(PY) -m qa eval ../shared/data/cmrc2018/cmrc2018_dev.json --format squad --build-index --limit 500 --out eval/results/cmrc2018
 
-bench: setup
+bench: setup $(COMPARE_STAMP)
 	$(PY) -m bench
+
+# The benchmark's LangChain baseline needs langchain-community, kept out of the test/CI install (".[compare]").
+$(COMPARE_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[bench,compare]"
+	touch $(COMPARE_STAMP)
 
 lint: setup
 	$(PY) -m ruff check .

@@ -71,6 +71,17 @@ def rotation(names: Sequence[str], round_no: int) -> list[str]:
     return list(names[shift:]) + list(names[:shift])
 
 
+LANGCHAIN_MODULES = ("langchain_community", "langchain_huggingface", "langchain_text_splitters")
+LANGCHAIN_INSTALL = "pip install -e '.[bench,compare]'"
+
+
+def langchain_missing() -> list[str]:
+    """The LangChain baseline's modules that are not installed (langchain-community is only in the ``compare`` extra)."""
+    import importlib.util
+
+    return [name for name in LANGCHAIN_MODULES if importlib.util.find_spec(name) is None]
+
+
 def langchain_embeddings(model_dir: Path, batch_size: int) -> Any:
     """HuggingFaceEmbeddings set up for e5: passage prompt for documents, query prompt for queries.
 

@@ -51,7 +51,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = _settings(args)
     inner = SentenceTransformerEmbedder(settings, backend=args.backend)
-    embedder = CachingEmbedder(inner, VectorStore(args.cache, inner.dim), f"{inner.name}/{inner.runtime_tag}")
+    embedder = CachingEmbedder(inner, VectorStore(args.cache, inner.dim), f"{settings.embedding_model}/{inner.runtime_tag}")
     started = time.perf_counter()
     report = ingest([args.files], settings, embedder, rebuild=True)
     return {
@@ -77,6 +77,7 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
     questions = json.loads(args.questions.read_text("utf-8"))
     first = time.perf_counter()
     errors: list[str] = []
+    rss_after: list[float] = []  # after each question: shows whether memory levels off
     for q in questions:
         try:
             assistant.ask(q, use_llm=False)
@@ -86,11 +87,13 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
             assistant.retriever.search(q, k=5, method=method)
         if q is questions[0]:
             first_answer = time.perf_counter() - first
+        rss_after.append(round(memory_mb()["rss_mb"]))
     return {
         "load_seconds": round(loaded, 2),
         "first_answer_seconds": round(first_answer, 2),
         "after_load": after_load,
         "questions": len(questions),
+        "rss_mb_after_each": rss_after,
         "errors": errors[:3],
         **memory_mb(),
     }

@@ -23,17 +23,19 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
     latency = top.get("latency", {})
     serving = top.get("serving", {})
     built = top.get("ingest_subprocess", {})
+    has_lc = bool(lc)
     out = {
         "ingest_passages_per_s": round(pipe.get("passages_per_s", 0.0), 2),
         "raw_encode_passages_per_s": round(raw.get("passages_per_s", 0.0), 2),
         "raw_runtime_passages_per_s": round(runtime.get("passages_per_s", 0.0), 2),
         "ingest_vs_encode_ratio": _ratio(pipe.get("passages_per_s", 0.0), raw.get("passages_per_s", 0.0)),
         "ingest_vs_runtime_ratio": _ratio(pipe.get("passages_per_s", 0.0), runtime.get("passages_per_s", 0.0)),
-        "langchain_passages_per_s": round(lc.get("passages_per_s", 0.0), 2),
+        # None when the LangChain baseline was not run (see the notes).
+        "langchain_passages_per_s": round(lc.get("passages_per_s", 0.0), 2) if has_lc else None,
         # Same documents, so the ratio of times is the fair one (the two splitters make different passage counts).
-        "ingest_vs_langchain_speedup": _ratio(lc.get("seconds", 0.0), pipe.get("seconds", 0.0)),
-        "ingest_vs_langchain_passages_per_s_ratio": _ratio(
-            pipe.get("passages_per_s", 0.0), lc.get("passages_per_s", 0.0)
+        "ingest_vs_langchain_speedup": _ratio(lc.get("seconds", 0.0), pipe.get("seconds", 0.0)) if has_lc else None,
+        "ingest_vs_langchain_passages_per_s_ratio": (
+            _ratio(pipe.get("passages_per_s", 0.0), lc.get("passages_per_s", 0.0)) if has_lc else None
         ),
         "scale_passages": top.get("passages", 0),
         "query_dense_p50_ms": round(latency.get("dense", {}).get("p50_ms", 0.0), 1),
@@ -41,7 +43,9 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         "query_hybrid_p50_ms": round(latency.get("hybrid", {}).get("p50_ms", 0.0), 1),
         "query_hybrid_p95_ms": round(latency.get("hybrid", {}).get("p95_ms", 0.0), 1),
         "ask_p50_ms": round(latency.get("ask", {}).get("p50_ms", 0.0), 1),
-        "langchain_query_p50_ms": round(latency.get("langchain", {}).get("p50_ms", 0.0), 1),
+        "langchain_query_p50_ms": (
+            round(latency["langchain"].get("p50_ms", 0.0), 1) if "langchain" in latency else None
+        ),
         "recall_at_5": round(top.get("quality", {}).get("hybrid", {}).get("recall_at_5", 0.0), 4),
         "serve_peak_rss_mb": serving.get("peak_rss_mb", 0.0),
         "ingest_peak_rss_mb": built.get("peak_rss_mb", 0.0),
@@ -148,7 +152,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"- ingest / raw `SentenceTransformer.encode`: **{h['ingest_vs_encode_ratio']}**; "
         f"ingest / its own raw runtime: **{h['ingest_vs_runtime_ratio']}**",
-        f"- LangChain time / yiju time on the same documents: **{h['ingest_vs_langchain_speedup']}×**",
+        f"- LangChain time / yiju time on the same documents: **{h['ingest_vs_langchain_speedup']}×**"
+        if h.get("ingest_vs_langchain_speedup") is not None
+        else "- LangChain baseline not run (see the notes below).",
     ]
     re = results.get("ingest", {}).get("reingest")
     if re:
@@ -175,6 +181,8 @@ def markdown(results: dict[str, Any]) -> str:
     cold = results.get("cold_start")
     if cold:
         lines += ["## Cold start", "", f"`python app.py` to the first `/ask` answer: {cold}", ""]
+        if results.get("cold_start_smallest"):
+            lines += [f"On the smallest index: {results['cold_start_smallest']}", ""]
     lines += ["## Headline", "", "```json", json.dumps(h, indent=1), "```", ""]
     for note in results.get("notes", []):
         lines.append(f"- {note}")

@@ -96,13 +96,25 @@ def quality_with(index: Any, dense: Any, embedder: Any, questions: Sequence[Ques
     return retrieval_quality(HybridRetriever(swapped, embedder, candidates=candidates), questions)
 
 
-def langchain_store(index: Any, lc_embeddings: Any) -> Any:
-    """LangChain's FAISS store holding the same passages and vectors (``FAISS.from_embeddings``: IndexFlatL2 + docstore)."""
+def langchain_store(index: Any, lc_embeddings: Any, chunk: int = 8192) -> Any:
+    """LangChain's FAISS store holding the same passages and vectors (``FAISS.from_embeddings``: IndexFlatL2 + docstore).
+
+    Filled ``chunk`` passages at a time (``add_embeddings``): the vectors as lists of Python floats would
+    take ~2 GB at once at 175k passages.
+    """
     from langchain_community.vectorstores import FAISS
 
-    pairs = [(p.text, v.tolist()) for p, v in zip(index.passages, np.asarray(index.vectors), strict=True)]
-    metadatas = [{"source": p.doc_name, "passage_id": p.passage_id} for p in index.passages]
-    return FAISS.from_embeddings(pairs, lc_embeddings, metadatas=metadatas)
+    store = None
+    for start in range(0, len(index.passages), chunk):
+        part = index.passages[start : start + chunk]
+        vectors = np.asarray(index.vectors[start : start + len(part)], dtype=np.float32)
+        pairs = [(p.text, v.tolist()) for p, v in zip(part, vectors, strict=True)]
+        metadatas = [{"source": p.doc_name, "passage_id": p.passage_id} for p in part]
+        if store is None:
+            store = FAISS.from_embeddings(pairs, lc_embeddings, metadatas=metadatas)
+        else:
+            store.add_embeddings(pairs, metadatas=metadatas)
+    return store
 
 
 def measure_scale(

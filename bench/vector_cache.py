@@ -51,7 +51,14 @@ class VectorStore:
             self.db.executemany("INSERT OR REPLACE INTO vec (key, v) VALUES (?, ?)", rows)
 
     def count(self, keys: Sequence[str]) -> int:
-        return len(self.get_many(keys))
+        """How many of ``keys`` (distinct) are stored, without reading the vectors."""
+        unique = list(dict.fromkeys(keys))
+        total = 0
+        for start in range(0, len(unique), _LOOKUP_CHUNK):
+            chunk = unique[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            total += self.db.execute(f"SELECT COUNT(*) FROM vec WHERE key IN ({marks})", chunk).fetchone()[0]
+        return total
 
     def close(self) -> None:
         self.db.close()

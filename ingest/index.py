@@ -24,6 +24,8 @@ import os
 import shutil
 import tempfile
 import time
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +36,12 @@ from core.errors import IndexCorruptError, IndexMissingError
 from core.types import Article, Document, Passage
 
 FORMAT_VERSION = 1
-# Above this many passages exact search costs more than the hybrid latency budget on 2 busy cores
-# (single-query flat search: ~13 ms at 50k, ~3x that at 170k; HNSW ~4 ms with ~0.99 overlap@10; bench/).
-HNSW_THRESHOLD = 60_000
+# Exact (flat) search up to here. Measured by `python -m bench` on CMRC2018 + CRUD-RAG at 50k passages:
+# flat 6.3 ms per query (2.1 ms with one OpenMP thread); HNSW(M=32, efConstruction=80, efSearch=128) 0.4 ms
+# but overlap@10 with exact 0.90 and dense recall@5 0.953 → 0.910, so HNSW waits for a size where flat no
+# longer fits the 50 ms hybrid budget, and searches wider (efC=200, efS=512: overlap@10 0.991, 1.8 ms at 50k).
+# At all 175k benchmark passages flat takes ~11 ms on one thread (the retriever's setting).
+HNSW_THRESHOLD = 200_000
 _FILES = ("documents.jsonl", "passages.jsonl", "vectors.npy", "dense.faiss")
 
 
@@ -76,7 +81,7 @@ class Index:
 
     path: Path
     manifest: Manifest
-    documents: dict[str, Document]
+    documents: Mapping[str, Document]
     passages: list[Passage]
     vectors: np.ndarray
     dense: Any  # faiss.Index
@@ -120,6 +125,54 @@ def document_from_json(data: dict[str, Any]) -> Document:
     return Document(**{**data, "articles": articles})
 
 
+class DocumentStore(Mapping[str, Document]):
+    """A generation's cleaned documents, parsed from ``documents.jsonl`` only when asked for.
+
+    Answers need a handful per question (article headers, "查看原文"); holding all of them parsed cost
+    ~1.7 KB per passage of resident memory (≈ 300 MB at 175k passages). Only byte offsets stay in memory.
+    The file stays open, so whoever still holds this store can read a generation a later ingest removed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+        self._spans: dict[str, tuple[int, int]] = {}
+        offset = 0
+        with path.open("rb") as f:
+            for line in f:
+                if line.strip():
+                    self._spans[_doc_id(line)] = (offset, len(line))
+                offset += len(line)
+
+    def __getitem__(self, doc_id: str) -> Document:
+        offset, length = self._spans[doc_id]
+        return document_from_json(json.loads(os.pread(self._fd, length, offset)))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __copy__(self) -> DocumentStore:
+        return self  # read-only; a copy would share the file descriptor without owning it
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DocumentStore:
+        return self  # the UI's chat state is deep-copied and keeps each answer's documents
+
+
+_DOC_ID_PREFIX = b'{"doc_id": "'
+
+
+def _doc_id(line: bytes) -> str:
+    """The ``doc_id`` of one ``documents.jsonl`` row: the first key as written by ``write_index``, else parsed."""
+    if line.startswith(_DOC_ID_PREFIX):
+        end = line.find(b'"', len(_DOC_ID_PREFIX))
+        if end > 0 and b"\\" not in line[:end]:
+            return line[len(_DOC_ID_PREFIX) : end].decode("utf-8")
+    return str(json.loads(line)["doc_id"])
+
+
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
@@ -137,8 +190,8 @@ def build_dense(vectors: np.ndarray, kind: str) -> Any:
     dim = vectors.shape[1]
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        index.hnsw.efConstruction = 200
+        index.hnsw.efSearch = 512
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
@@ -278,12 +331,13 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
             if not (gen / name).exists() or file_sha256(gen / name) != expected:
                 raise IndexCorruptError(str(index_dir), f"{name} 校验和不符")
     try:
-        documents = {d["doc_id"]: document_from_json(d) for d in _read_jsonl(gen / "documents.jsonl")}
+        documents = DocumentStore(gen / "documents.jsonl")
         passages = [Passage(**p) for p in _read_jsonl(gen / "passages.jsonl")]
+        # Memory-mapped and read-only: the vectors, the FAISS index and BM25's postings stay in the page cache,
+        # shared, not copied per process; a BM25 query reads only its terms' postings.
         vectors = np.load(gen / "vectors.npy", mmap_mode="r")
-        # Memory-mapped and read-only: the vectors stay in the page cache, shared, not copied per process.
         dense = faiss.read_index(str(gen / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False, verbosity=0)
+        bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=True, show_progress=False, verbosity=0)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
     if len(passages) != manifest.passages or vectors.shape[0] != len(passages) or dense.ntotal != len(passages):

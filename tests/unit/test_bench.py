@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ from bench.vector_cache import CachingEmbedder, VectorStore, cache_key
 from core.types import Passage
 from ingest.embed import length_sorted_batches, mean_pool_normalize, pad_batch
 from qa.datasets import CorpusDocument
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _doc(name: str, passages: int) -> CorpusDoc:
@@ -87,6 +91,16 @@ def test_length_sorted_batches_cover_every_index_longest_first() -> None:
     assert batches == [[2, 4], [0, 3], [1]]
 
 
+def test_length_sorted_batches_end_before_half_padding() -> None:
+    lengths = [30] * 25 + [348]
+    batches = length_sorted_batches(lengths, 32)
+    assert sorted(i for b in batches for i in b) == list(range(26))
+    for b in batches:
+        width = max(lengths[i] for i in b)
+        assert len(b) * width <= 2 * sum(lengths[i] for i in b)
+    assert [len(b) for b in batches] == [2, 24]
+
+
 def test_pad_batch_and_mean_pool_ignore_padding() -> None:
     ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=1)
     assert ids.tolist() == [[5, 6, 7], [8, 1, 1]]
@@ -145,3 +159,31 @@ def test_headline_and_markdown_from_results() -> None:
     text = markdown(results)
     assert "| yiju `ingest.pipeline.ingest` (files → index) | 100 |" in text
     assert "2.5×" in text
+
+
+def test_without_langchain_community_the_report_says_the_baseline_was_skipped(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+    import importlib.util
+
+    import bench.__main__ as bench_main
+    from bench.ingest_bench import langchain_missing
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "langchain_community" else real(n, *a))
+    assert langchain_missing() == ["langchain_community"]
+    notes: list[str] = []
+    args = argparse.Namespace(no_langchain=False)
+    assert bench_main._langchain(args, ROOT, 32, notes) is None
+    assert "langchain_community not installed" in notes[0] and ".[bench,compare]" in notes[0]
+
+    results = {
+        "meta": {"quick": True},
+        "ingest": {"pipeline": {"seconds": 10.0, "passages": 100, "passages_per_s": 10.0, "chars_per_s": 3000.0}},
+        "scales": [],
+        "notes": notes,
+    }
+    h = headline(results)
+    assert h["ingest_vs_langchain_speedup"] is None and h["langchain_query_p50_ms"] is None
+    results["headline"] = h
+    text = markdown(results)
+    assert "LangChain baseline not run" in text and notes[0] in text
