@@ -42,7 +42,7 @@ class Document:
     encoding: str = "utf-8"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 175k passages take ~40 % less memory
 class Passage:
     """A paragraph (or a sentence-aligned piece of one) of an article.
 

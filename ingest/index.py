@@ -180,8 +180,10 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    import orjson  # several times faster than json on 175k passage lines (index load is most of cold start)
+
+    with path.open("rb") as f:
+        return [orjson.loads(line) for line in f if line.strip()]
 
 
 def build_dense(vectors: np.ndarray, kind: str) -> Any:
