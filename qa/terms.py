@@ -230,6 +230,19 @@ def _answer_slot(q: str) -> tuple[str, str]:
     return "other", ""
 
 
+_COLLOQUIAL_WH = (("啥", "什么"), ("咋", "怎么"))
+
+
+def _asking_clause(question: str) -> str:
+    """The clause that asks: the last one holding a question word (``手里有几个专利，国家有啥融资路子？``
+    asks ``有啥``; the first ``几个`` is "a few"), with colloquial question words in their standard form."""
+    for a, b in _COLLOQUIAL_WH:
+        question = question.replace(a, b)
+    clauses = [c for c in re.split(r"[，,；;]", question) if c.strip()]
+    asking = [c for c in clauses if _WH_PHRASE.search(c)]
+    return asking[-1] if asking else question
+
+
 def _is_english(q: str) -> bool:
     letters = len(_ASCII_WORD.findall(q))
     return letters >= 2 and len(_CJK.findall(q)) < 2
@@ -255,7 +268,7 @@ def _terms(content: str) -> tuple[Term, ...]:
 def analyze(question: str) -> QuestionAnalysis:
     q = normalize(question)
     first = re.match(r"[^？?]*[？?]?", q).group(0)  # type, unit and focus come from the first question asked
-    answer_type, unit = _answer_slot(first)
+    answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
     terms = _terms(content)
     focus, key, clause = _focus(first.lower(), {t.text for t in terms})

@@ -207,3 +207,10 @@ def test_predicate_and_clause() -> None:
     assert "交付" in analysis.predicate
     said = analyze("国家知识产权局有关负责人认为，相当一部分中小企业存在什么问题？")
     assert "存在" in said.clause and "国家知识产权局" not in said.clause
+
+
+def test_the_answer_kind_comes_from_the_clause_that_asks() -> None:
+    # 几个 in a statement means "a few"; the question is 有啥 (= 有什么) at the end
+    analysis = analyze("我们公司手里有几个专利，想找钱搞产业化，国家有啥融资路子？")
+    assert (analysis.answer_type, analysis.unit) == ("list", "")
+    assert analyze("截至2023年9月底，全国有多少户个体工商户？").unit == "户"
