@@ -221,7 +221,7 @@ class OnnxRuntimeEncoder:
             hidden = self.session.run(None, feeds, self.release_memory if last else None)[0]
             out[batch] = mean_pool_normalize(hidden, mask)
             padded += ids.size
-        if padded >= _TRIM_AFTER_TOKENS and self.release_memory is not None:
+        if padded >= _TRIM_AFTER_TOKENS:
             _return_freed_heap()
         return out
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from core.errors import IndexCorruptError, IndexMissingError
 from core.types import Article, Document, Passage
@@ -180,9 +181,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    import orjson  # several times faster than json on 175k passage lines (index load is most of cold start)
-
-    with path.open("rb") as f:
+    with path.open("rb") as f:  # orjson: several times faster than json on 175k passage lines
         return [orjson.loads(line) for line in f if line.strip()]
 
 

@@ -215,4 +215,3 @@ def candidate_evidence(
             evidence_for(analysis, header, p.text, best[r].text, retrieved[r].dense_score or 0.0, best[r].dense)
         )
     return ranks, evidence
-

@@ -197,14 +197,15 @@ def question_numbers(text: str) -> tuple[str, ...]:
 
 
 def _answer_slot(q: str) -> tuple[str, str]:
-    """(answer type, demanded unit) of a normalised question."""
+    """(answer type, demanded unit) of a normalised question's asking clause (``_asking_clause``:
+    colloquial 啥 / 咋 already read as 什么 / 怎么)."""
     if re.search(r"哪一?年|什么年份|哪个年份|what year", q, re.I):
         return "time", "年"
     if re.search(r"哪一?个?月|几月|what month", q, re.I):
         return "time", "月"
     if re.search(r"哪一?天|几号|哪日|what date", q, re.I):
         return "time", "日"
-    if re.search(r"何时|什么时候|啥时候|几点|日期|when\b", q, re.I):
+    if re.search(r"何时|什么时候|几点|日期|when\b", q, re.I):
         return "time", ""
     if re.search(r"哪几", q):
         return "list", ""
@@ -223,7 +224,7 @@ def _answer_slot(q: str) -> tuple[str, str]:
         return "person", ""
     if re.search(r"哪里|哪儿|何地|什么地方|where\b", q, re.I):
         return "place", ""
-    if re.search(r"(?<![认成作称视以])为(?:什么|何|啥)|原因|why\b", q, re.I):
+    if re.search(r"(?<![认成作称视以])为(?:什么|何)|原因|why\b", q, re.I):
         return "reason", ""
     if re.search(r"哪些|有什么|包括|what are", q, re.I):
         return "list", ""
@@ -271,15 +272,16 @@ def analyze(question: str) -> QuestionAnalysis:
     answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
     terms = _terms(content)
-    focus, key, clause = _focus(first.lower(), {t.text for t in terms})
+    words = {t.text for t in terms}
+    focus, key, clause = _focus(first.lower(), words)
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
         key = tuple(dict.fromkeys(key + tuple(t for t in focus if len(t) >= 2 and t not in DESCRIPTORS)))
     english = _is_english(q)
     numbers = question_numbers(q)
     if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
-    required = () if english else _required(q, first.lower(), key, {t.text for t in terms})
-    predicate = _predicate(content, {t.text for t in terms})
+    required = () if english else _required(q, first.lower(), key, words)
+    predicate = _predicate(content, words)
     return QuestionAnalysis(
         q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate
     )
