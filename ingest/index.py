@@ -307,8 +307,10 @@ def current_generation(index_dir: Path) -> Path | None:
 
 def read_manifest(index_dir: Path) -> Manifest | None:
     gen = current_generation(index_dir)
-    if gen is None:
-        return None
+    return None if gen is None else _generation_manifest(index_dir, gen)
+
+
+def _generation_manifest(index_dir: Path, gen: Path) -> Manifest:
     try:
         return Manifest.from_json(json.loads((gen / "manifest.json").read_text("utf-8")))
     except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -316,15 +318,28 @@ def read_manifest(index_dir: Path) -> Manifest | None:
 
 
 def load_index(index_dir: Path, verify: bool = True) -> Index:
-    """Load the current generation; checksums are verified unless ``verify=False``."""
+    """Load the current generation; checksums are verified unless ``verify=False``.
+
+    An ingest may switch CURRENT and remove the old generation while it is being read; a
+    generation that vanished or changed under the reader is not damage, so the new current
+    one is loaded instead.
+    """
+    while True:
+        gen = current_generation(index_dir)
+        if gen is None:
+            raise IndexMissingError(str(index_dir))
+        try:
+            return _load_generation(index_dir, gen, verify)
+        except IndexCorruptError:
+            if current_generation(index_dir) == gen:
+                raise
+
+
+def _load_generation(index_dir: Path, gen: Path, verify: bool) -> Index:
     import bm25s
     import faiss
 
-    gen = current_generation(index_dir)
-    if gen is None:
-        raise IndexMissingError(str(index_dir))
-    manifest = read_manifest(index_dir)
-    assert manifest is not None
+    manifest = _generation_manifest(index_dir, gen)
     if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(str(index_dir), f"索引格式版本 {manifest.format_version} 与本程序不符")
     if verify:
