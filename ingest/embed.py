@@ -397,7 +397,11 @@ def _quantize(source: Path, out: Path) -> None:
     root.setLevel(logging.ERROR)  # quantize_dynamic warns "consider pre-processing" on the root logger
     try:
         quantize_dynamic(
-            str(source), str(out), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Gather"]
+            str(source),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Gather"],
         )
     finally:
         root.setLevel(level)

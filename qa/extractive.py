@@ -56,7 +56,26 @@ _DENSE = SENTENCE_FEATURES.index("dense")
 _TYPED = SENTENCE_FEATURES.index("typed_yes")
 # Fitted by ``python -m qa fit-gate`` (logistic regression: does this sentence hold the
 # gold answer?) on the first 300 questions of CMRC2018 dev; see eval/gate_fit.json.
-SENTENCE_WEIGHTS = (-0.96, 0.08, 0.02, 0.65, 1.63, 1.41, 2.69, 0.94, 1.06, 1.2, 0.01, -2.11, -0.72, 0.35, -1.34, -0.05, 1.42, -1.0)
+SENTENCE_WEIGHTS = (
+    -0.96,
+    0.08,
+    0.02,
+    0.65,
+    1.63,
+    1.41,
+    2.69,
+    0.94,
+    1.06,
+    1.2,
+    0.01,
+    -2.11,
+    -0.72,
+    0.35,
+    -1.34,
+    -0.05,
+    1.42,
+    -1.0,
+)
 
 
 @dataclass(frozen=True)

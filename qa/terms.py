@@ -117,7 +117,9 @@ class QuestionAnalysis:
     # the attribute of the thing asked about (新设立 in 新设立的个体工商户有多少户).
     required: tuple[str, ...] = ()
     clause: tuple[str, ...] = ()  # the terms of the question word's clause (not an attribution before it)
-    predicate: tuple[str, ...] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
+    predicate: tuple[
+        str, ...
+    ] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
     places: tuple[str, ...] = ()  # the required phrases that name places (天津市)
 
     @property
@@ -276,7 +278,9 @@ def _terms(content: str) -> tuple[Term, ...]:
 
 
 # Where the reader saw it (孙太利文中, 这版报纸中): not a term, and left in it cuts the name before it (孙太 / 利文).
-_SOURCE_MENTION = re.compile(r"(?:这版报纸|这篇文章|这篇报道|本文|文章|报道|报纸|本版|这版|一文|(?<![英中外日韩汉语])文)[中里]")
+_SOURCE_MENTION = re.compile(
+    r"(?:这版报纸|这篇文章|这篇报道|本文|文章|报道|报纸|本版|这版|一文|(?<![英中外日韩汉语])文)[中里]"
+)
 
 
 def analyze(question: str) -> QuestionAnalysis:

@@ -63,16 +63,11 @@ def test_invoke_returns_scripted_text_and_records_prompt(
     server: ScriptedOpenAIServer,
 ) -> None:
     server.reply("你好，我是测试助手。")
-    message = make_llm(server).invoke(
-        [("system", "你是易居助手。"), ("human", "租房押金怎么退？")]
-    )
+    message = make_llm(server).invoke([("system", "你是易居助手。"), ("human", "租房押金怎么退？")])
 
     assert message.content == "你好，我是测试助手。"
     assert message.response_metadata["finish_reason"] == "stop"
-    assert (
-        message.usage_metadata is not None
-        and message.usage_metadata["output_tokens"] > 0
-    )
+    assert message.usage_metadata is not None and message.usage_metadata["output_tokens"] > 0
 
     [request] = server.requests
     assert request["_path"] == "/v1/chat/completions"
@@ -139,17 +134,12 @@ def test_raw_sse_wire_format(server: ScriptedOpenAIServer) -> None:
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
-    assert (
-        "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
-        == "abcdefghij"
-    )
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "abcdefghij"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_models_endpoint(server: ScriptedOpenAIServer) -> None:
-    client = openai.OpenAI(
-        base_url=server.base_url, api_key=API_KEY, max_retries=0, timeout=2
-    )
+    client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0, timeout=2)
     assert [m.id for m in client.models.list()] == ["test-model"]
     assert server.requests[-1]["_method"] == "GET"
 
@@ -195,9 +185,7 @@ def test_429_without_retries_raises_rate_limit_error(
 
 @pytest.mark.parametrize("mode", ["500", "503"])
 @pytest.mark.parametrize("stream", [False, True])
-def test_server_errors_raise_internal_server_error(
-    server: ScriptedOpenAIServer, mode: str, stream: bool
-) -> None:
+def test_server_errors_raise_internal_server_error(server: ScriptedOpenAIServer, mode: str, stream: bool) -> None:
     server.fail(mode)
     llm = make_llm(server)
     with pytest.raises(openai.InternalServerError) as excinfo:
@@ -247,9 +235,7 @@ def test_cut_non_streaming_raises_connection_error(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_malformed_raises_json_decode_error(
-    server: ScriptedOpenAIServer, stream: bool
-) -> None:
+def test_malformed_raises_json_decode_error(server: ScriptedOpenAIServer, stream: bool) -> None:
     server.fail("malformed")
     llm = make_llm(server)
     with pytest.raises(json.JSONDecodeError):

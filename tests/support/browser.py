@@ -45,9 +45,7 @@ def launch_chromium(playwright: Playwright) -> Browser:
     Raises ``RuntimeError`` (never skips) when ``/usr/bin/chromium`` is missing.
     """
     if not (os.path.isfile(CHROMIUM_PATH) and os.access(CHROMIUM_PATH, os.X_OK)):
-        raise RuntimeError(
-            "Chromium not found at /usr/bin/chromium: run `apt-get install -y chromium`"
-        )
+        raise RuntimeError("Chromium not found at /usr/bin/chromium: run `apt-get install -y chromium`")
     return playwright.chromium.launch(
         executable_path=CHROMIUM_PATH,
         headless=True,

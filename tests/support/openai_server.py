@@ -51,13 +51,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-FAILURE_MODES = frozenset(
-    {"401", "429", "500", "503", "slow", "malformed", "cut", "empty"}
-)
+FAILURE_MODES = frozenset({"401", "429", "500", "503", "slow", "malformed", "cut", "empty"})
 
-_SECRET_HEADERS = frozenset(
-    {"authorization", "api-key", "cookie", "proxy-authorization"}
-)
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "cookie", "proxy-authorization"})
 
 _ERRORS: dict[int, tuple[str, str, str | None]] = {
     # status: (message, type, code) -- shaped like OpenAI's error bodies
@@ -67,10 +63,7 @@ _ERRORS: dict[int, tuple[str, str, str | None]] = {
         None,
     ),
     401: (
-        (
-            "Incorrect API key provided. You can find your API key at "
-            "https://platform.openai.com/account/api-keys."
-        ),
+        ("Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."),
         "invalid_request_error",
         "invalid_api_key",
     ),
@@ -106,9 +99,7 @@ def _messages_text(messages: Any) -> str:
             if isinstance(content, str):
                 parts.append(content)
             elif isinstance(content, list):
-                parts.extend(
-                    str(p.get("text", "")) for p in content if isinstance(p, dict)
-                )
+                parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return "".join(parts)
 
 
@@ -162,9 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
     def owner(self) -> ScriptedOpenAIServer:
         return self.server.owner
 
-    def _send_json(
-        self, status: int, payload: Any, headers: dict[str, str] | None = None
-    ) -> None:
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self._send_raw(status, body, "application/json", headers)
 
@@ -191,9 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_error(self, status: int, headers: dict[str, str] | None = None) -> None:
         message, err_type, code = _ERRORS[status]
-        payload = {
-            "error": {"message": message, "type": err_type, "param": None, "code": code}
-        }
+        payload = {"error": {"message": message, "type": err_type, "param": None, "code": code}}
         self._send_json(status, payload, headers)
 
     def _read_body(self) -> bytes:
@@ -206,11 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry = dict(body)
         entry["_method"] = self.command
         entry["_path"] = self.path
-        entry["_headers"] = {
-            k.lower(): v
-            for k, v in self.headers.items()
-            if k.lower() not in _SECRET_HEADERS
-        }
+        entry["_headers"] = {k.lower(): v for k, v in self.headers.items() if k.lower() not in _SECRET_HEADERS}
         entry["_auth_ok"] = auth_ok
         with self.owner._lock:
             self.owner.requests.append(entry)
@@ -227,10 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {"object": "list", "data": [self._model(m) for m in self.owner.models]},
             )
-        elif (
-            path.startswith("/v1/models/")
-            and path[len("/v1/models/") :] in self.owner.models
-        ):
+        elif path.startswith("/v1/models/") and path[len("/v1/models/") :] in self.owner.models:
             self._send_json(200, self._model(path[len("/v1/models/") :]))
         else:
             self._send_error(404)
@@ -352,9 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
             "created": int(time.time()),
             "model": body.get("model", "test-model"),
             "system_fingerprint": "fp_scripted",
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            ],
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
 
     def _start_stream(self) -> None:
@@ -407,25 +385,15 @@ class _Handler(BaseHTTPRequestHandler):
             if stream:
                 chunk_id = f"chatcmpl-{self.owner._next_id()}"
                 self._start_stream()
-                self._write_event(
-                    self._chunk(
-                        body, chunk_id, {"role": "assistant", "content": ""}, None
-                    )
-                )
+                self._write_event(self._chunk(body, chunk_id, {"role": "assistant", "content": ""}, None))
                 pieces = self._split(content) or [""]
                 for piece in (pieces + pieces)[:2]:
-                    self._write_event(
-                        self._chunk(body, chunk_id, {"content": piece}, None)
-                    )
+                    self._write_event(self._chunk(body, chunk_id, {"content": piece}, None))
                 # no finish chunk, no [DONE], no terminating zero-length chunk
             else:
-                full = json.dumps(
-                    {"id": "chatcmpl-cut", "object": "chat.completion", "choices": []}
-                ).encode()
+                full = json.dumps({"id": "chatcmpl-cut", "object": "chat.completion", "choices": []}).encode()
                 partial = full[: len(full) // 2]
-                self._send_raw(
-                    200, partial, "application/json", content_length=len(full)
-                )
+                self._send_raw(200, partial, "application/json", content_length=len(full))
         except OSError:
             pass
         with contextlib.suppress(OSError):
@@ -460,9 +428,7 @@ class ScriptedOpenAIServer:
     def fail(self, mode: str, *, times: int = 1) -> None:
         """Make the next ``times`` chat requests fail in ``mode`` (see module docstring)."""
         if mode not in FAILURE_MODES:
-            raise ValueError(
-                f"unknown failure mode {mode!r}; expected one of {sorted(FAILURE_MODES)}"
-            )
+            raise ValueError(f"unknown failure mode {mode!r}; expected one of {sorted(FAILURE_MODES)}")
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
@@ -472,11 +438,7 @@ class ScriptedOpenAIServer:
     def chat_requests(self) -> list[dict[str, Any]]:
         """Recorded requests to ``/v1/chat/completions`` only."""
         with self._lock:
-            return [
-                r
-                for r in self.requests
-                if r["_path"].split("?", 1)[0].rstrip("/") == "/v1/chat/completions"
-            ]
+            return [r for r in self.requests if r["_path"].split("?", 1)[0].rstrip("/") == "/v1/chat/completions"]
 
     @property
     def messages(self) -> list[list[dict[str, Any]]]:

@@ -22,9 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _doc(name: str, passages: int) -> CorpusDoc:
-    ps = tuple(
-        Passage(f"{name}-{i}", name, name, name, 1, i + 1, 1, 0, 1, f"{name} 段落 {i}") for i in range(passages)
-    )
+    ps = tuple(Passage(f"{name}-{i}", name, name, name, 1, i + 1, 1, 0, 1, f"{name} 段落 {i}") for i in range(passages))
     return CorpusDoc(CorpusDocument(f"{name}.txt", "x"), ps)
 
 

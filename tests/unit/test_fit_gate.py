@@ -30,7 +30,9 @@ class _HashEmbedder:
 
 def test_memory_index_records_the_model_and_is_searchable() -> None:
     embedder = _HashEmbedder()
-    passages = corpus_passages([("d1", "专利", "专利产业化促进中小企业成长。"), ("d2", "消费", "居民存款新增16.67万亿。")])
+    passages = corpus_passages(
+        [("d1", "专利", "专利产业化促进中小企业成长。"), ("d2", "消费", "居民存款新增16.67万亿。")]
+    )
     index = memory_index(passages, embedder.embed_passages([p.text for p in passages]), "test", embedder.name)
     assert index.manifest.model == embedder.name
     hits = HybridRetriever(index, embedder).search("居民存款新增多少？", k=1)

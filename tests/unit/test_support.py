@@ -196,7 +196,9 @@ def test_each_part_of_a_two_part_question_gets_its_own_best_sentence() -> None:
     from qa.extractive import SentenceHit, choose_sentences
 
     question = "全国中小微企业有多少户？截至2023年9月底个体工商户又有多少户？"
-    second = SentenceHit(0, 0, 40, "截至2023年9月底，全国登记在册的经营主体1.81亿户，其中个体工商户1.22亿户。", 1.0, 0.9, 7.6)
+    second = SentenceHit(
+        0, 0, 40, "截至2023年9月底，全国登记在册的经营主体1.81亿户，其中个体工商户1.22亿户。", 1.0, 0.9, 7.6
+    )
     first = SentenceHit(2, 0, 22, "数据显示，我国中小微企业数量已超过5200万户。", 0.8, 0.9, 3.9)
     # Scored for the whole message, the first part's sentence is far below the best one …
     assert choose_sentences(analyze(question), [second, first], 0) == [second]
