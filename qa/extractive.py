@@ -257,9 +257,31 @@ def choose_sentences(
 
 
 def question_parts(question: str) -> list[str]:
-    """``A？B？`` → ``["A？", "B？"]``: the questions asked in one message."""
+    """The questions asked in one message: ``A？B？`` → ``["A？", "B？"]``, and
+    ``A和B分别…`` (or ``各自``) → ``["A…", "B…"]``."""
     parts = [p for p in re.findall(r"[^？?]+[？?]*", question) if len(_CONTENT.findall(p)) >= 4]
+    parts = [q for p in parts for q in _respectively(p)]
     return parts or [question]
+
+
+_RESPECTIVELY = re.compile(r"(分别|各自的?)")
+
+
+def _respectively(question: str) -> list[str]:
+    """``调研组认为短视频平台和居民储蓄分别是怎样冲击实体店的？`` → ``["调研组认为短视频平台是怎样
+    冲击实体店的？", "居民储蓄是怎样冲击实体店的？"]``: one question per conjunct before 分别 / 各自.
+    The conjuncts are split at 和 when there is one (``立与破的关系和速度与质量的关系``), else at
+    与 / 及 / 、; single characters (``立与破分别对应什么``) are not split."""
+    m = _RESPECTIVELY.search(question)
+    if m is None:
+        return [question]
+    clause_start = max(question.rfind(c, 0, m.start()) for c in "，,；;：:") + 1
+    before, phrase, rest = question[:clause_start], question[clause_start : m.start()], question[m.end() :]
+    conjuncts = phrase.split("和") if "和" in phrase else re.split(r"[与及、]", phrase)
+    if len(conjuncts) < 2 or any(len(_CONTENT.findall(c)) < 2 for c in conjuncts[1:]):
+        return [question]
+    joiner = "的" if m.group(1).startswith("各自") and not rest.startswith("的") else ""
+    return [before + c + joiner + rest for c in conjuncts]
 
 
 def _best_for_part(

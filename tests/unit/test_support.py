@@ -205,3 +205,33 @@ def test_each_part_of_a_two_part_question_gets_its_own_best_sentence() -> None:
     # … scored for that part alone, it is the part's best and is quoted too.
     chosen = choose_sentences(analyze(question), [second, first], 0, part_hits=[[first, second], [second, first]])
     assert chosen == [second, first]
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "调研组认为短视频平台和居民储蓄分别是怎样冲击线下实体店的？",
+            ["调研组认为短视频平台是怎样冲击线下实体店的？", "居民储蓄是怎样冲击线下实体店的？"],
+        ),
+        (
+            "孙太利文中，立与破的关系和速度与质量的关系各自的核心论断是什么？",
+            ["孙太利文中，立与破的关系的核心论断是什么？", "孙太利文中，速度与质量的关系的核心论断是什么？"],
+        ),
+        ("王斌和孙太利分别担任什么职务？", ["王斌担任什么职务？", "孙太利担任什么职务？"]),
+        (
+            "孙太利认为立与破分别对应什么逻辑？",
+            ["孙太利认为立与破分别对应什么逻辑？"],
+        ),  # one character each: one answer
+        (
+            "全国有多少户个体工商户？它们占经营主体的比例是多少？",
+            ["全国有多少户个体工商户？", "它们占经营主体的比例是多少？"],
+        ),
+    ],
+)
+def test_a_message_asks_one_question_per_part_and_per_conjunct_before_respectively(
+    question: str, parts: list[str]
+) -> None:
+    from qa.extractive import question_parts
+
+    assert question_parts(question) == parts
