@@ -92,11 +92,19 @@ def detect_format(path: Path) -> str:
 # ---------------------------------------------------------------- jsonl
 
 
-def load_jsonl(path: Path, *, limit: int | None = None, corpus: Path | None = None) -> Dataset:
+def load_jsonl(
+    path: Path, *, limit: int | None = None, corpus: Path | None = None, news_dir: Path = CRUD_RAG_DIR
+) -> Dataset:
+    """Our own question set. Its corpus is ``corpus`` (default ``seeds/``), or, when its questions name
+    CRUD-RAG documents (``"doc": "FILE:LINE"``) and no ``corpus`` is given, every document they name."""
+    questions = load_questions(path)
+    refs = list(dict.fromkeys(q.doc for q in questions if q.doc))
+    if refs and corpus is None:
+        return Dataset(questions=spread(questions, limit), documents=crud_rag_references(refs, news_dir))
     folder = corpus or SEEDS_DIR
     if not folder.exists():
         raise YijuError(f"语料目录 {folder} 不存在；请用 --corpus 指定问题集对应的文档目录。")
-    return Dataset(questions=spread(load_questions(path), limit), folders=[folder])
+    return Dataset(questions=spread(questions, limit), folders=[folder])
 
 
 # ---------------------------------------------------------------- SQuAD style
@@ -222,6 +230,30 @@ def crud_rag_documents(n: int, directory: Path = CRUD_RAG_DIR) -> list[CorpusDoc
     return out
 
 
+def crud_rag_references(refs: Sequence[str], directory: Path = CRUD_RAG_DIR) -> list[CorpusDocument]:
+    """The CRUD-RAG documents named ``FILE:LINE`` (1-based line of the decompressed part file)."""
+    wanted: dict[str, set[int]] = {}
+    for ref in refs:
+        name, _, line = ref.rpartition(":")
+        if not name or not line.isdigit():
+            raise YijuError(f"文档引用 {ref!r} 无效：应为 “文件名:行号”，如 documents_dup_part_1_part_1.gz:101。")
+        wanted.setdefault(name, set()).add(int(line))
+    found: dict[str, str] = {}
+    for name, lines in wanted.items():
+        path = directory / name
+        if not path.exists():
+            raise YijuError(
+                f"找不到 CRUD-RAG 文档 {path}；请把 shared/data 放在项目目录旁（见 shared/data/README.md）。"
+            )
+        for lineno, text in _crud_lines(path):
+            if lineno in lines:
+                found[f"{name}:{lineno}"] = text
+    missing = [r for r in refs if r not in found]
+    if missing:
+        raise YijuError(f"CRUD-RAG 文档中没有这些行（或为空行）：{'、'.join(missing[:5])}。")
+    return _unique([CorpusDocument(_doc_name("crud", found[r]), found[r] + "\n") for r in refs])
+
+
 # ---------------------------------------------------------------- RGB
 
 
@@ -339,9 +371,9 @@ def load_dataset(
         if distractors:
             raise YijuError("RGB 格式的每道题只检索自己的段落，不能加 --distractors。")
         return load_rgb(path, limit=limit, negative_only=rgb_negative_only)
-    dataset = load_jsonl(path, limit=limit, corpus=corpus)
+    dataset = load_jsonl(path, limit=limit, corpus=corpus, news_dir=distractor_dir)
     if distractors:
-        dataset.documents = crud_rag_documents(distractors, distractor_dir)
+        dataset.documents = _unique(dataset.documents + crud_rag_documents(distractors, distractor_dir))
     return dataset
 
 

@@ -65,6 +65,7 @@ class Question:
     answers: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
     required: tuple[tuple[str, ...], ...] = ()
+    doc: str = ""  # a CRUD-RAG news document as ``FILE:LINE`` (question sets on that corpus)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Question:
@@ -75,6 +76,7 @@ class Question:
             answers=tuple(str(a) for a in data.get("answers", ())),
             evidence=tuple(str(e) for e in data.get("evidence", ())),
             required=tuple(tuple(str(a) for a in group) for group in data.get("required", ())),
+            doc=str(data.get("doc", "")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +89,8 @@ class Question:
         }
         if self.required:
             data["required"] = [list(group) for group in self.required]
+        if self.doc:
+            data["doc"] = self.doc
         return data
 
 

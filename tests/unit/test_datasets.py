@@ -19,6 +19,7 @@ from qa.datasets import (
     Dataset,
     cleaner_problems,
     crud_rag_documents,
+    crud_rag_references,
     detect_format,
     load_dataset,
     load_rgb,
@@ -192,3 +193,38 @@ def test_spread() -> None:
     assert spread(list(range(10)), 3) == [0, 3, 6]
     assert spread(list(range(3)), 5) == [0, 1, 2]
     assert spread(list(range(3)), None) == [0, 1, 2]
+
+
+def test_a_question_set_on_crud_rag_news_indexes_the_documents_it_names(tmp_path: Path) -> None:
+    import gzip
+
+    directory = shared("crud_rag/80000_docs")
+    part = "documents_dup_part_1_part_1.gz"
+    with gzip.open(directory / part, "rt", encoding="utf-8") as f:
+        lines = [line.strip() for _, line in zip(range(3), f, strict=False)]
+    fact = lines[2][lines[2].index("正文：") + 3 :][:20]
+    questions = tmp_path / "news.jsonl"
+    rows = [
+        {
+            "id": "n1",
+            "question": "问一",
+            "answerable": True,
+            "answers": [fact[:6]],
+            "evidence": [fact],
+            "doc": f"{part}:3",
+        },
+        {"id": "n2", "question": "问二", "answerable": False, "doc": f"{part}:1"},
+        {"id": "n3", "question": "问三", "answerable": False, "doc": f"{part}:3"},
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    dataset = load_dataset(questions, distractor_dir=directory)
+    assert not dataset.folders and len(dataset.documents) == 2  # lines 3 and 1, once each
+    assert [d.text.strip() for d in dataset.documents] == [lines[2], lines[0]]
+    assert_evidence_lands_in_one_passage(dataset, tmp_path / "c")
+    with_news = load_dataset(questions, distractors=3, distractor_dir=directory)
+    names = [d.name for d in with_news.documents]
+    assert names[:2] == [d.name for d in dataset.documents] and len(names) == len(set(names)) >= 4
+    with pytest.raises(Exception, match="没有这些行"):
+        crud_rag_references([f"{part}:99999999"], directory)
+    with pytest.raises(Exception, match="文件名:行号"):
+        crud_rag_references(["no-line-number"], directory)
