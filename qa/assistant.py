@@ -125,10 +125,11 @@ class Assistant:
     ) -> tuple[Support, int]:
         """The support verdict; a message asking several questions is answered if one part is supported."""
         headers = [self._header(s.passage) for s in retrieved]
+        openings = [self._opening(s.passage) for s in retrieved]
         parts = question_parts(analysis.question)
         verdicts = []
         for part in [analysis] if len(parts) < 2 else [analyze(p) for p in parts]:
-            ranks, evidence = candidate_evidence(part, retrieved, hits, headers)
+            ranks, evidence = candidate_evidence(part, retrieved, hits, headers, openings)
             support, i = decide(part, evidence, self.settings.strictness, self.gate)
             verdicts.append((support, ranks[i] if i >= 0 else -1))
         return next((v for v in verdicts if v[0].supported), verdicts[0])
@@ -140,6 +141,18 @@ class Assistant:
             return passage.title
         a = doc.articles[passage.article - 1]
         return "\n".join([passage.title, *a.subtitles, *a.bylines, *a.tags])
+
+    def _opening(self, passage: Passage, chars: int = 200) -> str:
+        """The first ``chars`` characters of the passage's article, where a news story names who and where."""
+        doc = self.index.documents.get(passage.doc_id)
+        if (
+            doc is None
+            or not 0 < passage.article <= len(doc.articles)
+            or not doc.articles[passage.article - 1].paragraphs
+        ):
+            return ""
+        start, end = doc.articles[passage.article - 1].paragraphs[0]
+        return doc.text[start : min(end, start + chars)]
 
     def _extractive(self, base: Answer, analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int) -> Answer:
         # Quote from the best-scoring sentence's passage: on CMRC2018 dev (questions 300-900) that finds

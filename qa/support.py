@@ -58,7 +58,7 @@ class GateModel:
 
 # Fitted by ``python -m qa fit-gate`` on DuReader-checklist dev + CMRC2018 dev; see eval/gate_fit.json.
 DEFAULT_GATE = GateModel(
-    weights=(2.638, 0.559, 1.305, -0.445, -2.279, -1.295, 0.227, 1.792, 2.177), bias=-6.29, threshold=0.507
+    weights=(2.634, 0.563, 1.293, -0.444, -2.278, -1.292, 0.222, 1.8, 2.183), bias=-6.295, threshold=0.508
 )
 
 
@@ -103,11 +103,13 @@ def evidence_for(
     sentence: str,
     dense: float,
     sentence_dense: float,
+    context: str = "",
 ) -> Evidence:
     """Signals of one candidate. ``title`` is the article header (title, subtitles, bylines);
-    ``sentence`` the passage's best sentence."""
+    ``sentence`` the passage's best sentence; ``context`` the opening of its article (where the
+    names a question requires may be, see ``required_missing``)."""
     whole = title + "\n" + passage
-    cov = coverage(analysis, whole)
+    cov = coverage(analysis, whole, context)
     missing_numbers = numbers_missing(analysis, whole)
     typed = typed_answer(analysis, passage)
     return Evidence(
@@ -122,7 +124,7 @@ def evidence_for(
         sentence_dense=sentence_dense,
         missing_terms=cov.missing,
         missing_numbers=missing_numbers,
-        missing_required=required_missing(analysis, whole, passage),
+        missing_required=required_missing(analysis, whole, passage, context),
     )
 
 
@@ -199,11 +201,12 @@ def candidate_evidence(
     retrieved: list[ScoredPassage],
     hits: list[SentenceHit],
     headers: list[str] | None = None,
+    openings: list[str] | None = None,
 ) -> tuple[list[int], list[Evidence]]:
     """(passage ranks, their evidence) for every retrieved passage that has a scored sentence.
 
     ``headers[r]`` is the article header of passage ``r`` (title, subtitles, bylines);
-    the passage title alone when not given.
+    the passage title alone when not given. ``openings[r]`` is the opening of its article.
     """
     best = best_per_passage(hits)
     ranks = sorted(best)
@@ -211,7 +214,7 @@ def candidate_evidence(
     for r in ranks:
         p = retrieved[r].passage
         header = headers[r] if headers else p.title
-        evidence.append(
-            evidence_for(analysis, header, p.text, best[r].text, retrieved[r].dense_score or 0.0, best[r].dense)
-        )
+        opening = openings[r] if openings else ""
+        dense = retrieved[r].dense_score or 0.0
+        evidence.append(evidence_for(analysis, header, p.text, best[r].text, dense, best[r].dense, opening))
     return ranks, evidence

@@ -80,7 +80,9 @@ QUESTION_WORDS = frozenset(
         "分别 各自 大家 其 之 而 则 并 且 于 以 为 由 从 向 到 将 被 让 使 中 上 下 里 内 外 前 后 多 大 好 一 个 第 "
         "这版 报纸 文中说 这篇 本文 这次 此次 听说 请 帮 帮忙 一下子 一般 通常 左右 呀 哈 哇 嗯 "
         # who says it is paraphrased freely (认为 / 表示 / 指出 / 看来): not a term to find
-        "认为 表示 指出 看来 强调 介绍 称 谈到 说道"
+        "认为 表示 指出 看来 强调 介绍 称 谈到 说道 "
+        # 是 fused with the preposition after it by the word cutter (是从哪一年开始)
+        "是从 是在 是由 是对 是为 是向 是以 是按"
     )
 )
 # Wh-phrases removed before cutting, so ``多少家小微企业`` does not become ``家小``.
@@ -121,6 +123,7 @@ class QuestionAnalysis:
         str, ...
     ] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
     places: tuple[str, ...] = ()  # the required phrases that name places (天津市)
+    names: tuple[str, ...] = ()  # the required phrases that name people, places or organisations
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -290,25 +293,26 @@ def analyze(question: str) -> QuestionAnalysis:
     content = _WH_PHRASE.sub(" ", q).lower()
     terms = _terms(content)
     words = {t.text for t in terms}
-    focus, key, clause = _focus(first.lower(), words)
+    focus, key, clause = _focus(first.lower(), words, answer_type == "number")
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
-        key = tuple(dict.fromkeys(key + tuple(t for t in focus if len(t) >= 2 and t not in DESCRIPTORS)))
+        key = tuple(dict.fromkeys(t for t in key + focus if len(t) >= 2 and t not in DESCRIPTORS | MODALS))
     english = _is_english(q)
     numbers = question_numbers(q)
     if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
     required = () if english else _required(q, first.lower(), key, words)
     predicate = _predicate(content, words)
-    places = tuple(w for w in required if _is_place(w))
+    places = tuple(sorted((w for w in required if _is_place(w)), key=q.lower().find))  # in question order
+    names = () if english else tuple(w for w in _names(q) if w in words)
     return QuestionAnalysis(
-        q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate, places
+        q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate, places, names
     )
 
 
 def _is_place(word: str) -> bool:
     import rjieba
 
-    return any(f in _NAME_TAGS["place"] for _, f in rjieba.tag(word))
+    return bool(_ADMIN_SUFFIX.search(word)) or any(f in _NAME_TAGS["place"] for _, f in rjieba.tag(word))
 
 
 _VERB_TAGS = ("v", "vn", "vd", "vi")
@@ -328,11 +332,16 @@ _ADMIN_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区]$")
 
 def _required(q: str, first: str, key: tuple[str, ...], terms: set[str]) -> tuple[str, ...]:
     """Quoted phrases, named entities and the attribute of the key noun (see ``QuestionAnalysis``)."""
-    import rjieba
 
     quoted = [m.group(1).lower() for m in _QUOTED.finditer(q) if _CJK.search(m.group(1))]
-    entities = [w.lower() for w, f in rjieba.tag(q) if f in _ENTITY_TAGS and len(w) >= 2 and w.lower() in terms]
+    entities = [w for w in _names(q) if w in terms]
     return tuple(dict.fromkeys([*quoted, *entities, *_attributes(first, key, terms)]))
+
+
+def _names(q: str) -> list[str]:
+    import rjieba
+
+    return [w.lower() for w, f in rjieba.tag(q) if f in _ENTITY_TAGS and len(w) >= 2]
 
 
 def _attributes(q: str, key: tuple[str, ...], terms: set[str]) -> list[str]:
@@ -360,20 +369,31 @@ def _attributes(q: str, key: tuple[str, ...], terms: set[str]) -> list[str]:
 _WIDE_SCOPE = re.compile(r"全国|我国|全球|国内|世界各地")
 
 
-def required_missing(analysis: QuestionAnalysis, text: str, body: str | None = None) -> tuple[str, ...]:
+def required_missing(
+    analysis: QuestionAnalysis, text: str, body: str | None = None, context: str = ""
+) -> tuple[str, ...]:
     """The required phrases (see ``QuestionAnalysis.required``) that ``text`` lacks.
 
-    ``text`` may be a passage with its article header; given the passage alone as ``body``,
-    a place that only the header names counts as missing when the passage speaks of the whole
-    country (``全国登记在册的…`` in an article headed ``天津市工商联调研提出``)."""
+    ``text`` may be a passage with its article header. A name may also be in ``context``, the
+    opening of the passage's article: a news story names who and where once, at the start. A
+    place is not missing when another place of the question is there (山西清徐县: the article
+    says 清徐县). Given the passage alone as ``body``, a place that only the header or the
+    opening names counts as missing when the passage speaks of the whole country
+    (``全国登记在册的…`` in an article headed ``天津市工商联调研提出``)."""
     if not analysis.required:
         return ()
     hay = normalize(text).lower()
-    missing = [r for r in analysis.required if not _mentions(r, hay)]
-    if body is not None and _WIDE_SCOPE.search(normalize(body)):
-        body_hay = normalize(body).lower()
+    around = hay + "\n" + normalize(context).lower()
+    missing = [
+        r for r in analysis.required if not (_mentions(r, hay) or (r in analysis.names and _mentions(r, around)))
+    ]
+    body_hay = normalize(body).lower() if body is not None else hay
+    if body is not None and _WIDE_SCOPE.search(body_hay):
         missing += [p for p in analysis.places if p not in missing and not _mentions(p, body_hay)]
-    return tuple(missing)
+    # Addresses go from the wider place to the narrower one: 清徐县 there implies the 山西 before it.
+    found = [i for i, p in enumerate(analysis.places) if _mentions(p, body_hay)]
+    implied = set(analysis.places[: max(found)]) if found else set()
+    return tuple(r for r in missing if r not in implied)
 
 
 def _mentions(phrase: str, hay: str) -> bool:
@@ -390,9 +410,11 @@ def _present(word: str, hay: str) -> bool:
     return False
 
 
-def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _focus(q: str, terms: set[str], counting: bool = False) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(focus, key, clause): the nearest term, and the nearest noun of two or more characters,
-    on each side of the first question word, within its clause; and all terms of that clause."""
+    on each side of the first question word, within its clause; and all terms of that clause.
+    When ``counting`` (多少人成功匹配到工作), a noun after the question word is the key only if it
+    comes right after it (多少家企业): further on, it is the object of what the counted did."""
     import rjieba
 
     wh = _WH_PHRASE.search(q)
@@ -411,9 +433,23 @@ def _focus(q: str, terms: set[str]) -> tuple[tuple[str, ...], tuple[str, ...], t
         focus += [w for w, _ in side[:1]]
         if determiner and side is left:
             continue
-        key += [w for w, f in side if len(w) >= 2 and f.startswith(_NOUN_TAGS) and w not in DESCRIPTORS][:1]
+        nearby = _noun_phrase(q[wh.end() : clause_end], terms) if counting and side is right else side
+        key += [w for w, f in nearby if len(w) >= 2 and f.startswith(_NOUN_TAGS) and w not in DESCRIPTORS][:1]
     clause = tuple(dict.fromkeys(w for w, _ in [*left, *right]))
     return tuple(dict.fromkeys(focus)), tuple(dict.fromkeys(key)), clause
+
+
+def _noun_phrase(text: str, terms: set[str]) -> list[tuple[str, str]]:
+    """The terms of ``text`` before its first verb (多少立方米的装配式构件 → 装配式构件)."""
+    import rjieba
+
+    out = []
+    for w, f in rjieba.tag(text):
+        if f.startswith(("v", "d", "p")) and f != "vn" and w != "是":  # 有几个是财务指标: 是 links, it does not act
+            break
+        if w in terms:
+            out.append((w, f))
+    return out
 
 
 _NOUN_TAGS = ("n", "vn", "j", "eng")
@@ -426,6 +462,10 @@ DESCRIPTORS = frozenset(
         "时候 时间 人 人物 国家 地区 城市 公司 企业 机构 组织 数量 数字 比例 程度 规模 金额 价格 费用"
     )
 )
+
+
+# Verbs of intent and phase (计划到什么时候): when they are asked, the event is what follows them.
+MODALS = frozenset(_words("计划 预计 打算 准备 开始 继续 需要 希望 可以 能够 将要"))
 
 
 def char_bigrams(text: str) -> frozenset[str]:
@@ -461,13 +501,15 @@ def synonyms(word: str) -> frozenset[str]:
     return _synonym_table().get(word, frozenset()) if len(word) >= 2 else frozenset()
 
 
-def coverage(analysis: QuestionAnalysis, text: str) -> Coverage:
-    """How much of the question's terms ``text`` contains (see ``Coverage``)."""
+def coverage(analysis: QuestionAnalysis, text: str, context: str = "") -> Coverage:
+    """How much of the question's terms ``text`` contains (see ``Coverage``). A name of the
+    question (``QuestionAnalysis.names``) may also be in ``context``, the opening of the article."""
     hay = normalize(text).lower()
+    around = normalize(context).lower() if context and analysis.names else ""
     got = got_multi = total_multi = worst = 0.0
     missing: list[str] = []
     for term in analysis.terms:
-        if _present(term.text, hay):
+        if _present(term.text, hay) or (around and term.text in analysis.names and _mentions(term.text, around)):
             share = 1.0
         elif any(_present(s, hay) for s in synonyms(term.text)):
             share = SYNONYM_CREDIT

@@ -256,3 +256,33 @@ def test_a_place_only_the_headline_names_is_missing_when_the_passage_is_national
     local = "据统计，登记在册的个体工商户达到120万户。"
     assert required_missing(analysis, "天津市工商联调研提出\n" + local, local) == ()
     assert required_missing(analysis, "天津市" + national, "天津市" + national) == ()
+
+
+def test_what_a_counted_question_is_about() -> None:
+    # further on than the noun phrase after 多少人, 工作 is the object of what the counted did
+    assert analyze("零工驿站运行以来，已经帮多少人成功匹配到工作？").key == ()
+    assert {"装配式", "构件"} & set(analyze("惠州企业向香港供应了多少立方米的装配式构件？").key)  # after 的
+    assert "财务指标" in analyze("《方案》设定的10个评价指标中有几个是财务指标？").key  # 是 links
+
+
+def test_when_questions_ask_about_the_event_not_the_intent() -> None:
+    assert analyze("计划到什么时候在全国认定百名乡村工匠大师？").key == ("全国",)  # not 计划
+    analysis = analyze("东方电气集团是从哪一年开始定点帮扶凉山州昭觉县的？")
+    assert "是从" not in [t.text for t in analysis.terms]  # 是 + 从 cut as one word
+
+
+def test_a_narrower_place_implies_the_wider_one_before_it() -> None:
+    analysis = analyze("山西清徐县的食醋年产量有多少？")
+    assert analysis.places == ("山西", "清徐县")
+    assert required_missing(analysis, "清徐县食醋年产量近80万吨") == ()
+    assert required_missing(analysis, "山西老陈醋年产量很高") == ("清徐县",)  # the wider one does not imply it
+
+
+def test_names_may_be_in_the_opening_of_the_article() -> None:
+    analysis = analyze("青海格尔木市的零工驿站已经帮多少人匹配到工作？")
+    passage = "统计显示，零工驿站运行以来，成功匹配就业54人。"
+    opening = "中新网西宁8月17日电 记者17日从青海省格尔木市委宣传部获悉，该市创新打造首个零工驿站"
+    assert required_missing(analysis, passage) == ("青海", "格尔木市")
+    assert required_missing(analysis, passage, passage, opening) == ()
+    assert coverage(analysis, passage, opening).share > coverage(analysis, passage).share
+    assert "零工驿站" not in analysis.names  # a quoted phrase must be in the passage itself

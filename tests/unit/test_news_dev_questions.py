@@ -1,0 +1,47 @@
+"""Sanity checks for the news development question set (eval/news_dev_questions.jsonl).
+
+Its documents are CRUD-RAG news in ../shared/data (named by ``FILE:LINE``, never copied here);
+every answer and evidence quote must be in the document its question names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from qa.datasets import crud_rag_references
+from qa.evaluate import contains
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = ROOT / "eval" / "news_dev_questions.jsonl"
+NEWS = ROOT.parent / "shared" / "data" / "crud_rag" / "80000_docs"
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_schema_and_balance(records: list[dict]) -> None:
+    assert len(records) == len({r["id"] for r in records}) == 120
+    assert all(re.fullmatch(r"news-[ab]-\d{3}", r["id"]) and r["question"].strip() for r in records)
+    answerable = [r for r in records if r["answerable"]]
+    assert len(answerable) == 80
+    assert all(r["answers"] and r["evidence"] for r in answerable)
+    assert all(not r["answers"] and not r["evidence"] for r in records if not r["answerable"])
+
+
+def test_answers_and_evidence_are_in_the_named_document(records: list[dict]) -> None:
+    if not NEWS.exists():
+        pytest.fail(f"共享评测数据缺失：{NEWS}。请把 shared/ 放在仓库旁边（../shared/data）后再运行。")
+    refs = sorted({r["doc"] for r in records})
+    texts = dict(zip(refs, (d.text for d in crud_rag_references(refs, NEWS)), strict=True))
+    for r in records:
+        doc = texts[r["doc"]]
+        assert all(contains(doc, e) for e in r["evidence"]), r["id"]
+        assert all(contains(doc, a) for a in r["answers"]), r["id"]
+        if r["answerable"]:
+            assert any(contains(e, a) for e in r["evidence"] for a in r["answers"]), r["id"]
