@@ -18,7 +18,7 @@ from core.text import normalize
 from core.types import REFUSAL_TEXT, Answer, Passage, ScoredPassage, Support
 from ingest.embed import Embedder
 from ingest.index import Index, load_index
-from qa.extractive import SentenceHit, choose_sentences, compose, question_parts, sentence_hits
+from qa.extractive import SentenceHit, choose_sentences, compose, question_parts, quote_start, sentence_hits
 from qa.followup import rewrite_rule
 from qa.retrieve import HybridRetriever
 from qa.support import DEFAULT_GATE, GateModel, candidate_evidence, decide
@@ -162,7 +162,8 @@ class Assistant:
         part_hits = []
         if len(parts) > 1:  # each part scored on its own finds its sentence better than the whole message
             part_hits = [sentence_hits(analyze(p), list(base.retrieved), self.embedder, p) for p in parts]
-        chosen = choose_sentences(analysis, hits, hits[0].rank if hits else anchor, part_hits=part_hits)
+        start = quote_start(analysis, hits, base.retrieved) if hits else anchor
+        chosen = choose_sentences(analysis, hits, start, part_hits=part_hits)
         checked = verify(compose(chosen), list(base.retrieved))
         if not checked.citations:
             return base

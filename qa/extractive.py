@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -209,6 +209,22 @@ def sentence_hits(
         typed = None if f[_TYPED] == f[_TYPED + 1] == 0 else bool(f[_TYPED])
         hits.append(SentenceHit(rank, s, e, text, float(f[0]), float(f[_DENSE]), float(score), typed))
     return sorted(hits, key=lambda h: -h.score)
+
+
+def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retrieved: Sequence[ScoredPassage]) -> int:
+    """The passage to quote from: the best sentence's, unless that passage lacks an amount the
+    question names (10亿元以上项目有多少个) and a lower one has it. Years and ordinals (第31届)
+    are left out: a story gives them once, at its start."""
+    if not hits:
+        return -1
+    amounts = tuple(n for n in analysis.numbers if n.startswith("=") or n.endswith(("%", "‰")))
+    if amounts:
+        only = replace(analysis, numbers=amounts)
+        for h in hits:
+            p = retrieved[h.rank].passage
+            if not numbers_missing(only, p.title + "\n" + p.text):
+                return h.rank
+    return hits[0].rank
 
 
 def best_per_passage(hits: list[SentenceHit]) -> dict[int, SentenceHit]:

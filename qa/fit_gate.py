@@ -571,16 +571,17 @@ def quote_accuracy(
     questions: Sequence[tuple[str, str, list[str]]], retriever: Any, weights: Sequence[float]
 ) -> dict[str, Any]:
     """How often the quoted text holds a gold answer (every question answered, no gate)."""
-    from qa.extractive import choose_sentences, sentence_hits
+    from qa.extractive import choose_sentences, quote_start, sentence_hits
     from qa.terms import analyze
 
     top1 = quoted = length = 0
     for _, question, answers in questions:
         analysis = analyze(question)
-        hits = sentence_hits(analysis, retriever.search(question, k=5), retriever.embedder, question, weights=weights)
+        retrieved = retriever.search(question, k=5)
+        hits = sentence_hits(analysis, retrieved, retriever.embedder, question, weights=weights)
         if not hits:
             continue
-        text = "".join(h.text for h in choose_sentences(analysis, hits, hits[0].rank))
+        text = "".join(h.text for h in choose_sentences(analysis, hits, quote_start(analysis, hits, retrieved)))
         top1 += _contains(hits[0].text, answers)
         quoted += _contains(text, answers)
         length += len(text)

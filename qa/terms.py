@@ -124,6 +124,8 @@ class QuestionAnalysis:
     ] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
     places: tuple[str, ...] = ()  # the required phrases that name places (天津市)
     names: tuple[str, ...] = ()  # the required phrases that name people, places or organisations
+    # Terms a news story states once, at its start: names and when (今年, 上半年).
+    setting: tuple[str, ...] = ()
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -304,8 +306,23 @@ def analyze(question: str) -> QuestionAnalysis:
     predicate = _predicate(content, words)
     places = tuple(sorted((w for w in required if _is_place(w)), key=q.lower().find))  # in question order
     names = () if english else tuple(w for w in _names(q) if w in words)
+    setting = names + tuple(w for w in words if _TIME.fullmatch(w))
     return QuestionAnalysis(
-        q, terms, numbers, answer_type, english, unit, content, focus, key, required, clause, predicate, places, names
+        q,
+        terms,
+        numbers,
+        answer_type,
+        english,
+        unit,
+        content,
+        focus,
+        key,
+        required,
+        clause,
+        predicate,
+        places,
+        names,
+        setting,
     )
 
 
@@ -502,14 +519,14 @@ def synonyms(word: str) -> frozenset[str]:
 
 
 def coverage(analysis: QuestionAnalysis, text: str, context: str = "") -> Coverage:
-    """How much of the question's terms ``text`` contains (see ``Coverage``). A name of the
-    question (``QuestionAnalysis.names``) may also be in ``context``, the opening of the article."""
+    """How much of the question's terms ``text`` contains (see ``Coverage``). A name or a time of
+    the question (``QuestionAnalysis.setting``) may also be in ``context``, the opening of the article."""
     hay = normalize(text).lower()
-    around = normalize(context).lower() if context and analysis.names else ""
+    around = normalize(context).lower() if context and analysis.setting else ""
     got = got_multi = total_multi = worst = 0.0
     missing: list[str] = []
     for term in analysis.terms:
-        if _present(term.text, hay) or (around and term.text in analysis.names and _mentions(term.text, around)):
+        if _present(term.text, hay) or (around and term.text in analysis.setting and _mentions(term.text, around)):
             share = 1.0
         elif any(_present(s, hay) for s in synonyms(term.text)):
             share = SYNONYM_CREDIT

@@ -235,3 +235,30 @@ def test_a_message_asks_one_question_per_part_and_per_conjunct_before_respective
     from qa.extractive import question_parts
 
     assert question_parts(question) == parts
+
+
+def test_the_quote_starts_where_the_amounts_asked_about_are() -> None:
+    from core.types import Passage, ScoredPassage
+    from qa.extractive import SentenceHit, quote_start
+
+    def passage(text: str) -> ScoredPassage:
+        return ScoredPassage(Passage(text[:6], "d", "d.txt", "吉林", 1, 1, 1, 0, len(text), text), 1.0)
+
+    retrieved = [passage("上半年，全省共实施5000万元以上项目1922个。"), passage("10亿元以上项目233个，投资增长23.7%。")]
+    hits = [
+        SentenceHit(0, 0, 20, retrieved[0].passage.text, 0.8, 0.9, 5.0),
+        SentenceHit(1, 0, 18, "10亿元以上项目233个", 0.8, 0.9, 3.0),
+    ]
+    assert quote_start(analyze("今年上半年吉林省实施的10亿元以上项目有多少个？"), hits, retrieved) == 1
+    assert quote_start(analyze("今年上半年吉林省实施了多少个项目？"), hits, retrieved) == 0
+    # an ordinal is given once at the top of a story: it does not move the quote
+    assert quote_start(analyze("第31届广博会的乡村振兴展有多少个项目？"), hits, retrieved) == 0
+
+
+def test_times_of_the_question_may_be_in_the_opening_of_the_article() -> None:
+    from qa.terms import coverage
+
+    analysis = analyze("今年上半年吉林省实施的10亿元以上项目有多少个？")
+    assert {"今年", "上半年", "吉林省"} <= set(analysis.setting)
+    opening = "今年上半年，吉林省持续强化“项目为王”的鲜明导向"
+    assert coverage(analysis, "10亿元以上项目233个", opening).missing == ("实施",)
