@@ -58,7 +58,7 @@ class GateModel:
 
 # Fitted by ``python -m qa fit-gate`` on DuReader-checklist dev + CMRC2018 dev; see eval/gate_fit.json.
 DEFAULT_GATE = GateModel(
-    weights=(2.634, 0.563, 1.293, -0.444, -2.278, -1.292, 0.222, 1.8, 2.183), bias=-6.295, threshold=0.508
+    weights=(2.517, 0.412, 1.284, -0.781, -2.262, -1.277, 0.22, 1.677, 2.061), bias=-5.769, threshold=0.494
 )
 
 
@@ -110,7 +110,7 @@ def evidence_for(
     names a question requires may be, see ``required_missing``)."""
     whole = title + "\n" + passage
     cov = coverage(analysis, whole, context)
-    missing_numbers = numbers_missing(analysis, whole)
+    missing_numbers = numbers_missing(analysis, whole, context)
     typed = typed_answer(analysis, passage)
     return Evidence(
         passage_coverage=cov.share,

@@ -271,7 +271,7 @@ def _terms(content: str) -> tuple[Term, ...]:
     seen: set[str] = set()
     terms: list[Term] = []
     for tok in rjieba.cut(content):
-        tok = tok.strip()
+        tok = _unmerge(tok.strip())
         if not tok or tok in seen or tok in QUESTION_WORDS or tok in _stopwords() or not re.search(r"\w", tok):
             continue
         if NUMBER.fullmatch(tok) or re.fullmatch(r"[\d.]+[年月日号]?", tok):
@@ -280,6 +280,20 @@ def _terms(content: str) -> tuple[Term, ...]:
         parts = tuple(p for p in rjieba.cut_for_search(tok) if p != tok and len(p) > 1) if len(tok) >= 3 else ()
         terms.append(Term(tok, term_weight(tok), parts))
     return tuple(terms)
+
+
+def _unmerge(token: str) -> str:
+    """An unknown word the cutter glued to a function character (按新规, 县要): the word without it.
+    Known words and names (孙太利: no function character at either end) are left as they are."""
+    if len(token) < 2 or token in _idf()[0]:
+        return token
+    stop = _stopwords()
+    start, end = 0, len(token)
+    while start < end and token[start] in stop:
+        start += 1
+    while end > start and token[end - 1] in stop:
+        end -= 1
+    return token[start:end]
 
 
 # Where the reader saw it (孙太利文中, 这版报纸中): not a term, and left in it cuts the name before it (孙太 / 利文).
@@ -566,12 +580,20 @@ def focus_missing(analysis: QuestionAnalysis, text: str, which: str = "focus") -
     return coverage(part, text).missing
 
 
-def numbers_missing(analysis: QuestionAnalysis, text: str) -> tuple[str, ...]:
-    """The question's numbers and years that ``text`` does not contain."""
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def numbers_missing(analysis: QuestionAnalysis, text: str, context: str = "") -> tuple[str, ...]:
+    """The question's numbers and years that ``text`` does not contain; a year may also be in
+    ``context``, the opening of the article (a story dated 2023 speaks of 2023 throughout)."""
     if not analysis.numbers:
         return ()
     forms = number_forms(text)
-    return tuple(n for n in analysis.numbers if n not in forms)
+    missing = [n for n in analysis.numbers if n not in forms]
+    if missing and context:
+        years = {n for n in missing if _YEAR.fullmatch(n)} & number_forms(context)
+        missing = [n for n in missing if n not in years]
+    return tuple(missing)
 
 
 def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:

@@ -286,3 +286,18 @@ def test_names_may_be_in_the_opening_of_the_article() -> None:
     assert required_missing(analysis, passage, passage, opening) == ()
     assert coverage(analysis, passage, opening).share > coverage(analysis, passage).share
     assert "零工驿站" not in analysis.names  # a quoted phrase must be in the passage itself
+
+
+def test_an_unknown_word_glued_to_a_function_character_is_cut_off_it() -> None:
+    terms = [t.text for t in analyze("我想在郑州用公积金贷款买二手房，按新规首付最低要付多少比例？").terms]
+    assert "新规" in terms and "按新规" not in terms
+    assert "孙太利" in [t.text for t in analyze("孙太利认为立与破分别对应什么逻辑？").terms]  # a name stays whole
+
+
+def test_a_year_may_be_in_the_opening_of_the_article() -> None:
+    analysis = analyze("2023年上半年全国文化企业实现利润总额多少？")
+    passage = "上半年，文化企业实现利润总额4785亿元。"
+    assert numbers_missing(analysis, passage) == ("2023",)
+    assert numbers_missing(analysis, passage, "2023-07-30，正文：国家统计局今天发布") == ()
+    amount = analyze("利润总额超过4000亿元的有几个行业？")  # an amount must be in the passage itself
+    assert numbers_missing(amount, passage, "利润总额超过4000亿元") == ("=400000000000",)
