@@ -440,10 +440,21 @@ def fit_gate(train: Sequence[QuestionFeatures]) -> tuple[np.ndarray, float, floa
     coef, bias = fit_logistic(x, y, w, l2=1e-3)
     scores = np.array([question_score(f, coef, bias) for f in train])
     answerable = np.array([f.answerable for f in train])
-    threshold = max(
-        np.unique(scores), key=lambda t: (scores[answerable] >= t).mean() + (scores[~answerable] < t).mean()
-    )
-    return coef, bias, float(threshold)
+    return coef, bias, stable_threshold(scores, answerable)
+
+
+def stable_threshold(scores: np.ndarray, answerable: np.ndarray, rounds: int = 200, seed: int = 0) -> float:
+    """The threshold that maximises balanced accuracy, as the median over bootstrap resamples of
+    the questions: the curve is flat near its top, so its plain argmax jumps with small changes."""
+    rng = np.random.default_rng(seed)
+    picks = []
+    for _ in range(rounds):
+        i = rng.integers(0, len(scores), len(scores))
+        s, a = scores[i], answerable[i]
+        if a.all() or not a.any():
+            continue
+        picks.append(max(np.unique(s), key=lambda t: (s[a] >= t).mean() + (s[~a] < t).mean()))
+    return float(np.median(picks))
 
 
 def operating_point(fs: Sequence[QuestionFeatures], coef: np.ndarray, bias: float, threshold: float) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class GateModel:
 
 # Fitted by ``python -m qa fit-gate`` on DuReader-checklist dev + CMRC2018 dev; see eval/gate_fit.json.
 DEFAULT_GATE = GateModel(
-    weights=(2.517, 0.412, 1.284, -0.781, -2.262, -1.277, 0.22, 1.677, 2.061), bias=-5.769, threshold=0.494
+    weights=(2.668, 0.488, 1.285, -0.524, -2.275, -1.293, 0.224, 1.754, 2.137), bias=-6.154, threshold=0.523
 )
 
 

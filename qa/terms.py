@@ -287,13 +287,16 @@ def _unmerge(token: str) -> str:
     Known words and names (孙太利: no function character at either end) are left as they are."""
     if len(token) < 2 or token in _idf()[0]:
         return token
-    stop = _stopwords()
     start, end = 0, len(token)
-    while start < end and token[start] in stop:
+    while start < end and token[start] in _GLUE:
         start += 1
-    while end > start and token[end - 1] in stop:
+    while end > start and token[end - 1] in _GLUE:
         end -= 1
     return token[start:end]
+
+
+# Grammatical characters the cutter glues to a neighbour (not 小 / 大 / 中: 小微 is a word).
+_GLUE = frozenset("按要能了个的在把被给让向从对为与和跟将就都也还又才会可该得着过吗呢吧啊")
 
 
 # Where the reader saw it (孙太利文中, 这版报纸中): not a term, and left in it cuts the name before it (孙太 / 利文).

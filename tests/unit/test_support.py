@@ -262,3 +262,16 @@ def test_times_of_the_question_may_be_in_the_opening_of_the_article() -> None:
     assert {"今年", "上半年", "吉林省"} <= set(analysis.setting)
     opening = "今年上半年，吉林省持续强化“项目为王”的鲜明导向"
     assert coverage(analysis, "10亿元以上项目233个", opening).missing == ("实施",)
+
+
+def test_the_operating_point_is_stable_where_balanced_accuracy_is_flat() -> None:
+    from qa.fit_gate import stable_threshold
+
+    rng = np.random.default_rng(3)
+    scores = np.concatenate([rng.normal(0.7, 0.1, 300), rng.normal(0.4, 0.1, 300)])
+    answerable = np.arange(600) < 300
+    t = stable_threshold(scores, answerable)
+    assert 0.5 < t < 0.6  # the classes cross at 0.55
+    nudged = scores.copy()
+    nudged[:5] -= 0.02  # a small change moves the bootstrap median little
+    assert abs(stable_threshold(nudged, answerable) - t) < 0.02
