@@ -239,13 +239,15 @@ def choose_sentences(
     analysis: QuestionAnalysis,
     hits: list[SentenceHit],
     anchor: int,
-    margin: float = 0.5,
+    margin: float = 2.0,
     part_hits: Sequence[list[SentenceHit]] = (),
 ) -> list[SentenceHit]:
     """The sentences to quote, in passage order.
 
     The best sentence of the anchor passage; then a runner-up of the same
-    passage within ``margin`` (a logit), or, when the best one is short or
+    passage within ``margin`` (a logit: on CMRC2018 dev questions 300–900,
+    0.5 / 1 / 2 quote the answer for 82.8 / 84.0 / 85.8 % at 61 / 65 / 71
+    characters on average), or, when the best one is short or
     lacks the kind of answer asked for, the sentence right after it; then,
     for a question in several parts (two question marks), the best sentence
     for each part that the quote does not cover yet. ``part_hits`` holds the
@@ -266,10 +268,13 @@ def choose_sentences(
     parts = question_parts(analysis.question)
     for i, part in enumerate(parts if len(parts) > 1 else ()):
         own = part_hits[i] if i < len(part_hits) else None
-        extra = _best_for_part(analyze(part), own or hits, chosen, None if own else first.score - 4 * margin)
+        extra = _best_for_part(analyze(part), own or hits, chosen, None if own else first.score - _PART_FLOOR)
         if extra is not None:
             chosen.append(extra)
     return sorted(chosen, key=lambda h: (h.rank, h.start))
+
+
+_PART_FLOOR = 2.0  # how far below the best sentence another part's sentence may score (without own hits)
 
 
 def question_parts(question: str) -> list[str]:
