@@ -82,7 +82,9 @@ QUESTION_WORDS = frozenset(
         # who says it is paraphrased freely (认为 / 表示 / 指出 / 看来): not a term to find
         "认为 表示 指出 看来 强调 介绍 称 谈到 说道 "
         # 是 fused with the preposition after it by the word cutter (是从哪一年开始)
-        "是从 是在 是由 是对 是为 是向 是以 是按"
+        "是从 是在 是由 是对 是为 是向 是以 是按 "
+        # holding a post is written as apposition (协会副会长王斌), seldom with the verb
+        "担任 出任 任职 兼任 身为"
     )
 )
 # Wh-phrases removed before cutting, so ``多少家小微企业`` does not become ``家小``.

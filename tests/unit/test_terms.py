@@ -89,6 +89,7 @@ def test_question_words_are_not_terms() -> None:
     terms = [t.text for t in analyze("现在全国到底有多少家小微企业啊").terms]
     assert terms == ["全国", "小微", "企业"]  # not 家小 (多少家|小微) nor 到底/多少
     assert "认为" not in [t.text for t in analyze("王斌认为要打破哪些“门”？").terms]
+    assert "担任" not in [t.text for t in analyze("王斌在中国中小企业协会担任什么职务？").terms]  # 协会副会长王斌
 
 
 def test_terms_are_weighted_by_idf() -> None:
