@@ -18,10 +18,18 @@ from core.text import normalize
 from core.types import REFUSAL_TEXT, Answer, Passage, ScoredPassage, Support
 from ingest.embed import Embedder
 from ingest.index import Index, load_index
-from qa.extractive import SentenceHit, choose_sentences, compose, question_parts, quote_start, sentence_hits
+from qa.extractive import (
+    SentenceHit,
+    choose_sentences,
+    compose,
+    question_parts,
+    quote_start,
+    quotes_the_kind,
+    sentence_hits,
+)
 from qa.followup import rewrite_rule
 from qa.retrieve import HybridRetriever
-from qa.support import DEFAULT_GATE, GateModel, candidate_evidence, decide
+from qa.support import DEFAULT_GATE, GateModel, candidate_evidence, decide, wanted_kind
 from qa.terms import QuestionAnalysis, analyze
 from qa.verify import verify
 
@@ -164,6 +172,8 @@ class Assistant:
             part_hits = [sentence_hits(analyze(p), list(base.retrieved), self.embedder, p) for p in parts]
         start = quote_start(analysis, hits, base.retrieved) if hits else anchor
         chosen = choose_sentences(analysis, hits, start, part_hits=part_hits)
+        if len(parts) == 1 and not quotes_the_kind(analysis, chosen):
+            return replace(base, notice=f"相关段落中找不到回答该问题的{wanted_kind(analysis)}")
         checked = verify(compose(chosen), list(base.retrieved))
         if not checked.citations:
             return base

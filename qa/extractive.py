@@ -227,6 +227,14 @@ def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retriev
     return hits[0].rank
 
 
+def quotes_the_kind(analysis: QuestionAnalysis, chosen: Sequence[SentenceHit]) -> bool:
+    """Whether a quote can answer a question asking for a number or a date (多少, 哪一年): some
+    quoted sentence holds one. A quote without it does not answer, however close its words."""
+    if analysis.answer_type not in ("number", "time"):
+        return True
+    return any(h.typed is not False for h in chosen)
+
+
 def best_per_passage(hits: list[SentenceHit]) -> dict[int, SentenceHit]:
     best: dict[int, SentenceHit] = {}
     for h in hits:

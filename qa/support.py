@@ -181,14 +181,15 @@ def _reason(analysis: QuestionAnalysis, e: Evidence) -> str:
     if e.missing_required:
         return "资料中没有提到：" + "、".join(e.missing_required[:5])
     if e.typed_missing:
-        return f"相关段落中没有问题所要的{_wanted(analysis)}"
+        return f"相关段落中没有问题所要的{wanted_kind(analysis)}"
     if e.key_missing or e.missing_terms:
         missing = e.missing_terms or analysis.key
         return "资料中没有提到：" + "、".join(missing[:5])
     return "检索到的段落与问题不够相关"
 
 
-def _wanted(analysis: QuestionAnalysis) -> str:
+def wanted_kind(analysis: QuestionAnalysis) -> str:
+    """The kind of answer the question asks for, in words (年份, 以“亩”计的数字, 比例…)."""
     if analysis.answer_type == "time":
         return {"年": "年份", "月": "月份", "日": "日期"}.get(analysis.unit, "日期或时间")
     if analysis.unit:

@@ -275,3 +275,17 @@ def test_the_operating_point_is_stable_where_balanced_accuracy_is_flat() -> None
     nudged = scores.copy()
     nudged[:5] -= 0.02  # a small change moves the bootstrap median little
     assert abs(stable_threshold(nudged, answerable) - t) < 0.02
+
+
+def test_a_quote_without_the_number_asked_for_does_not_answer() -> None:
+    from qa.extractive import SentenceHit, quotes_the_kind
+
+    def hit(text: str, typed: bool | None) -> SentenceHit:
+        return SentenceHit(0, 0, len(text), text, 0.8, 0.9, 5.0, typed)
+
+    vague = hit("基地成立以来，已有部分校友已回宁创业。", False)
+    counted = hit("已有12名校友回宁创业。", True)
+    asks_how_many = analyze("学子雁回工程启动以来，已有多少名校友回到鼓楼创业？")
+    assert not quotes_the_kind(asks_how_many, [vague])
+    assert quotes_the_kind(asks_how_many, [vague, counted])
+    assert quotes_the_kind(analyze("校友为什么回到鼓楼创业？"), [vague])  # a reason is not checked
