@@ -267,26 +267,6 @@ def top_sentence_accuracy(rows: SentenceRows, weights: np.ndarray, n_questions: 
     return correct / max(n_questions, 1)
 
 
-def dureader_sentence_rows(examples: Sequence[Example], embedder: Any) -> SentenceRows:
-    """Sentence rows of answerable DuReader questions: a sentence is positive if it overlaps the answer span."""
-    from qa.extractive import SENTENCE_FEATURES, candidate_sentences
-    from qa.terms import analyze
-
-    rows, labels, qids = [], [], []
-    for i, ex in enumerate(examples):
-        if not ex.answerable or ex.answer_start < 0:
-            continue
-        cands = candidate_sentences(analyze(ex.question), list(ex.candidates), embedder, ex.question)
-        a_start, a_end = ex.answer_start, ex.answer_start + len(ex.answer)
-        rows.append(cands.features)
-        for rank, s, e, _ in cands.spans:
-            base = ex.candidates[rank].passage.start
-            labels.append(base + s < a_end and a_start < base + e)
-        qids += [i] * len(cands.spans)
-    x = np.vstack(rows) if rows else np.zeros((0, len(SENTENCE_FEATURES)))
-    return SentenceRows(x, np.asarray(labels, dtype=float), np.asarray(qids))
-
-
 def fit_sentence_weights(rows: SentenceRows) -> np.ndarray:
     """Logistic regression of "holds the answer" on the sentence features (questions with a gold sentence)."""
     answerable = {q for q in np.unique(rows.qid) if rows.y[rows.qid == q].any()}

@@ -121,9 +121,8 @@ class QuestionAnalysis:
     # the attribute of the thing asked about (新设立 in 新设立的个体工商户有多少户).
     required: tuple[str, ...] = ()
     clause: tuple[str, ...] = ()  # the terms of the question word's clause (not an attribution before it)
-    predicate: tuple[
-        str, ...
-    ] = ()  # the question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened
+    # The question's verbs (封顶 in 多少栋楼已经封顶): what the answer sentence says happened.
+    predicate: tuple[str, ...] = ()
     places: tuple[str, ...] = ()  # the required phrases that name places (天津市)
     names: tuple[str, ...] = ()  # the required phrases that name people, places or organisations
     # Terms a news story states once, at its start: names and when (今年, 上半年).
@@ -368,7 +367,6 @@ _ADMIN_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区]$")
 
 def _required(q: str, first: str, key: tuple[str, ...], terms: set[str]) -> tuple[str, ...]:
     """Quoted phrases, named entities and the attribute of the key noun (see ``QuestionAnalysis``)."""
-
     quoted = [m.group(1).lower() for m in _QUOTED.finditer(q) if _CJK.search(m.group(1))]
     entities = [w for w in _names(q) if w in terms]
     return tuple(dict.fromkeys([*quoted, *entities, *_attributes(first, key, terms)]))
@@ -449,8 +447,9 @@ def _present(word: str, hay: str) -> bool:
 def _focus(q: str, terms: set[str], counting: bool = False) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(focus, key, clause): the nearest term, and the nearest noun of two or more characters,
     on each side of the first question word, within its clause; and all terms of that clause.
-    When ``counting`` (多少人成功匹配到工作), a noun after the question word is the key only if it
-    comes right after it (多少家企业): further on, it is the object of what the counted did."""
+    When ``counting``, the key after the question word must be in the noun phrase that follows it
+    (多少立方米的装配式构件): past its first verb (多少人成功匹配到工作), a noun is the object of
+    what the counted did, not the thing counted."""
     import rjieba
 
     wh = _WH_PHRASE.search(q)
