@@ -224,7 +224,7 @@ def crud_rag_documents(n: int, directory: Path = CRUD_RAG_DIR) -> list[CorpusDoc
                 readers.remove(reader)
             elif item[1] not in seen:
                 seen.add(item[1])
-                out.append(CorpusDocument(_doc_name("crud", item[1]), item[1] + "\n"))
+                out.append(CorpusDocument(crud_name(item[1]), item[1] + "\n"))
                 if len(out) == n:
                     break
     return out
@@ -232,6 +232,17 @@ def crud_rag_documents(n: int, directory: Path = CRUD_RAG_DIR) -> list[CorpusDoc
 
 def crud_rag_references(refs: Sequence[str], directory: Path = CRUD_RAG_DIR) -> list[CorpusDocument]:
     """The CRUD-RAG documents named ``FILE:LINE`` (1-based line of the decompressed part file)."""
+    found = crud_rag_texts(refs, directory)
+    return _unique([CorpusDocument(crud_name(found[r]), found[r] + "\n") for r in refs])
+
+
+def crud_name(text: str) -> str:
+    """The file name a CRUD-RAG document gets in a corpus (the same for a distractor)."""
+    return _doc_name("crud", text)
+
+
+def crud_rag_texts(refs: Sequence[str], directory: Path = CRUD_RAG_DIR) -> dict[str, str]:
+    """``FILE:LINE`` → the text of that CRUD-RAG document."""
     wanted: dict[str, set[int]] = {}
     for ref in refs:
         name, _, line = ref.rpartition(":")
@@ -251,7 +262,7 @@ def crud_rag_references(refs: Sequence[str], directory: Path = CRUD_RAG_DIR) -> 
     missing = [r for r in refs if r not in found]
     if missing:
         raise YijuError(f"CRUD-RAG 文档中没有这些行（或为空行）：{'、'.join(missing[:5])}。")
-    return _unique([CorpusDocument(_doc_name("crud", found[r]), found[r] + "\n") for r in refs])
+    return found
 
 
 # ---------------------------------------------------------------- RGB

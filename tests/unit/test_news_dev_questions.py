@@ -1,7 +1,8 @@
-"""Sanity checks for the news development question set (eval/news_dev_questions.jsonl).
+"""Sanity checks for the news question sets (eval/news_dev_questions.jsonl, eval/news_train_questions.jsonl).
 
-Its documents are CRUD-RAG news in ../shared/data (named by ``FILE:LINE``, never copied here);
-every answer and evidence quote must be in the document its question names.
+Their documents are CRUD-RAG news in ../shared/data (named by ``FILE:LINE``, never copied here);
+every answer and evidence quote must be in the document its question names, and no training
+story is an evaluation story.
 """
 
 from __future__ import annotations
@@ -17,12 +18,22 @@ from qa.evaluate import contains
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "news_dev_questions.jsonl"
+TRAINING = ROOT / "eval" / "news_train_questions.jsonl"
 NEWS = ROOT.parent / "shared" / "data" / "crud_rag" / "80000_docs"
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    return [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _read(QUESTIONS)
+
+
+@pytest.fixture(scope="module")
+def training() -> list[dict]:
+    return _read(TRAINING)
 
 
 def test_schema_and_balance(records: list[dict]) -> None:
@@ -34,7 +45,25 @@ def test_schema_and_balance(records: list[dict]) -> None:
     assert all(not r["answers"] and not r["evidence"] for r in records if not r["answerable"])
 
 
-def test_answers_and_evidence_are_in_the_named_document(records: list[dict]) -> None:
+def test_the_training_set_shares_no_story_with_the_evaluation_set(records: list[dict], training: list[dict]) -> None:
+    assert len(training) == len({r["id"] for r in training}) == 240
+    assert all(re.fullmatch(r"train-[ab]-\d{3}", r["id"]) for r in training)
+    assert not {r["doc"] for r in training} & {r["doc"] for r in records}
+    if not NEWS.exists():
+        pytest.fail(f"共享评测数据缺失：{NEWS}。请把 shared/ 放在仓库旁边（../shared/data）后再运行。")
+    seen = {
+        d.text[i : i + 20]
+        for d in crud_rag_references(sorted({r["doc"] for r in records}), NEWS)
+        for i in range(0, len(d.text) - 20, 10)
+    }
+    for d in crud_rag_references(sorted({r["doc"] for r in training}), NEWS):
+        text = d.text.strip()
+        assert not any(text[i : i + 20] in seen for i in range(len(text) - 20) if text[i : i + 20].strip()), text[:40]
+
+
+@pytest.mark.parametrize("which", ["records", "training"])
+def test_answers_and_evidence_are_in_the_named_document(which: str, request: pytest.FixtureRequest) -> None:
+    records = request.getfixturevalue(which)
     if not NEWS.exists():
         pytest.fail(f"共享评测数据缺失：{NEWS}。请把 shared/ 放在仓库旁边（../shared/data）后再运行。")
     refs = sorted({r["doc"] for r in records})
