@@ -15,7 +15,7 @@ from typing import Protocol
 from core.errors import InvalidQuestionError, LLMError
 from core.settings import Settings
 from core.text import normalize
-from core.types import REFUSAL_TEXT, Answer, Passage, ScoredPassage, Support
+from core.types import REFUSAL_TEXT, Answer, Document, Passage, ScoredPassage, Support
 from ingest.embed import Embedder
 from ingest.index import Index, load_index
 from qa.extractive import (
@@ -132,8 +132,9 @@ class Assistant:
         self, analysis: QuestionAnalysis, retrieved: list[ScoredPassage], hits: list[SentenceHit]
     ) -> tuple[Support, int]:
         """The support verdict; a message asking several questions is answered if one part is supported."""
-        headers = [self._header(s.passage) for s in retrieved]
-        openings = [self._opening(s.passage) for s in retrieved]
+        docs = {d: self.index.documents.get(d) for d in {s.passage.doc_id for s in retrieved}}  # each read once
+        context = [_article_context(s.passage, docs[s.passage.doc_id]) for s in retrieved]
+        headers, openings = [h for h, _ in context], [o for _, o in context]
         parts = question_parts(analysis.question)
         verdicts = []
         for part in [analysis] if len(parts) < 2 else [analyze(p) for p in parts]:
@@ -141,26 +142,6 @@ class Assistant:
             support, i = decide(part, evidence, self.settings.strictness, self.gate)
             verdicts.append((support, ranks[i] if i >= 0 else -1))
         return next((v for v in verdicts if v[0].supported), verdicts[0])
-
-    def _header(self, passage: Passage) -> str:
-        """The article's title, subtitles and bylines: who says it and about what."""
-        doc = self.index.documents.get(passage.doc_id)
-        if doc is None or not 0 < passage.article <= len(doc.articles):
-            return passage.title
-        a = doc.articles[passage.article - 1]
-        return "\n".join([passage.title, *a.subtitles, *a.bylines, *a.tags])
-
-    def _opening(self, passage: Passage, chars: int = 200) -> str:
-        """The first ``chars`` characters of the passage's article, where a news story names who and where."""
-        doc = self.index.documents.get(passage.doc_id)
-        if (
-            doc is None
-            or not 0 < passage.article <= len(doc.articles)
-            or not doc.articles[passage.article - 1].paragraphs
-        ):
-            return ""
-        start, end = doc.articles[passage.article - 1].paragraphs[0]
-        return doc.text[start : min(end, start + chars)]
 
     def _extractive(self, base: Answer, analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int) -> Answer:
         # Quote from the best-scoring sentence's passage: on CMRC2018 dev (questions 300-900) that finds
@@ -219,6 +200,22 @@ class Assistant:
             latency_ms=_ms(started),
             notice=f"已删除 {len(removed)} 句无法被资料证实的内容。" if removed else "",
         )
+
+
+_OPENING_CHARS = 200
+
+
+def _article_context(passage: Passage, doc: Document | None) -> tuple[str, str]:
+    """(header, opening) of the passage's article: its title, subtitles and bylines (who says it and
+    about what), and its first ``_OPENING_CHARS`` characters (where a news story names who and where)."""
+    if doc is None or not 0 < passage.article <= len(doc.articles):
+        return passage.title, ""
+    a = doc.articles[passage.article - 1]
+    header = "\n".join([passage.title, *a.subtitles, *a.bylines, *a.tags])
+    if not a.paragraphs:
+        return header, ""
+    start, end = a.paragraphs[0]
+    return header, doc.text[start : min(end, start + _OPENING_CHARS)]
 
 
 def _ms(started: float) -> float:

@@ -220,10 +220,10 @@ def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retriev
     amounts = tuple(n for n in analysis.numbers if n.startswith("=") or n.endswith(("%", "‰")))
     if amounts:
         only = replace(analysis, numbers=amounts)
-        for h in hits:
-            p = retrieved[h.rank].passage
+        for rank in dict.fromkeys(h.rank for h in hits):  # passages in the order of their best sentence
+            p = retrieved[rank].passage
             if not numbers_missing(only, p.title + "\n" + p.text):
-                return h.rank
+                return rank
     return hits[0].rank
 
 

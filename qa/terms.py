@@ -320,11 +320,11 @@ def analyze(question: str) -> QuestionAnalysis:
     numbers = question_numbers(q)
     if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
-    required = () if english else _required(q, first.lower(), key, words)
+    names = () if english else tuple(dict.fromkeys(w for w in _names(q) if w in words))
+    required = () if english else _required(q, first.lower(), key, words, names)
     predicate = _predicate(content, words)
     places = tuple(sorted((w for w in required if _is_place(w)), key=q.lower().find))  # in question order
-    names = () if english else tuple(w for w in _names(q) if w in words)
-    setting = names + tuple(w for w in words if _TIME.fullmatch(w))
+    setting = names + tuple(t.text for t in terms if _TIME.fullmatch(t.text))
     return QuestionAnalysis(
         q,
         terms,
@@ -365,11 +365,10 @@ _ENTITY_TAGS = ("nr", "nrt", "nrfg", "ns", "nsf", "nt")  # not nz: jieba gives i
 _ADMIN_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区]$")
 
 
-def _required(q: str, first: str, key: tuple[str, ...], terms: set[str]) -> tuple[str, ...]:
-    """Quoted phrases, named entities and the attribute of the key noun (see ``QuestionAnalysis``)."""
+def _required(q: str, first: str, key: tuple[str, ...], terms: set[str], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Quoted phrases, the question's ``names`` and the attribute of the key noun (see ``QuestionAnalysis``)."""
     quoted = [m.group(1).lower() for m in _QUOTED.finditer(q) if _CJK.search(m.group(1))]
-    entities = [w for w in _names(q) if w in terms]
-    return tuple(dict.fromkeys([*quoted, *entities, *_attributes(first, key, terms)]))
+    return tuple(dict.fromkeys([*quoted, *names, *_attributes(first, key, terms)]))
 
 
 def _names(q: str) -> list[str]:
@@ -458,7 +457,8 @@ def _focus(q: str, terms: set[str], counting: bool = False) -> tuple[tuple[str, 
     clause_start = max(q.rfind(c, 0, wh.start()) for c in "，,；;：:。？?！!") + 1
     clause_end = min((i for i in (q.find(c, wh.end()) for c in "，,；;：:。？?！!") if i >= 0), default=len(q))
     left = [(w, f) for w, f in rjieba.tag(q[clause_start : wh.start()]) if w in terms][::-1]
-    right = [(w, f) for w, f in rjieba.tag(q[wh.end() : clause_end]) if w in terms]
+    right_tokens = rjieba.tag(q[wh.end() : clause_end])
+    right = [(w, f) for w, f in right_tokens if w in terms]
     focus, key = [], []
     # 对应什么逻辑, 是哪个园区: the question word modifies the noun after it, which is the thing asked
     # about; what comes before is the verb and its subject.
@@ -468,18 +468,16 @@ def _focus(q: str, terms: set[str], counting: bool = False) -> tuple[tuple[str, 
         focus += [w for w, _ in side[:1]]
         if determiner and side is left:
             continue
-        nearby = _noun_phrase(q[wh.end() : clause_end], terms) if counting and side is right else side
+        nearby = _noun_phrase(right_tokens, terms) if counting and side is right else side
         key += [w for w, f in nearby if len(w) >= 2 and f.startswith(_NOUN_TAGS) and w not in DESCRIPTORS][:1]
     clause = tuple(dict.fromkeys(w for w, _ in [*left, *right]))
     return tuple(dict.fromkeys(focus)), tuple(dict.fromkeys(key)), clause
 
 
-def _noun_phrase(text: str, terms: set[str]) -> list[tuple[str, str]]:
-    """The terms of ``text`` before its first verb (多少立方米的装配式构件 → 装配式构件)."""
-    import rjieba
-
+def _noun_phrase(tokens: list[tuple[str, str]], terms: set[str]) -> list[tuple[str, str]]:
+    """The terms among tagged ``tokens`` before the first verb (多少立方米的装配式构件 → 装配式构件)."""
     out = []
-    for w, f in rjieba.tag(text):
+    for w, f in tokens:
         if f.startswith(("v", "d", "p")) and f != "vn" and w != "是":  # 有几个是财务指标: 是 links, it does not act
             break
         if w in terms:
