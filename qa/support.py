@@ -21,7 +21,7 @@ import numpy as np
 
 from core.types import ScoredPassage, Support
 from qa.extractive import SentenceHit, best_per_passage
-from qa.terms import QuestionAnalysis, coverage, focus_missing, numbers_missing, required_missing, typed_answer
+from qa.terms import QuestionAnalysis, coverage, key_missing, numbers_missing, required_missing, typed_answer
 
 FEATURES = (
     "passage_coverage",  # IDF-weighted share of the question's terms in title + passage
@@ -41,7 +41,8 @@ class GateModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float  # probability at strictness 0.5
-    # Cross-lingual e5 cosines run lower than same-language ones; hand-set (no English\n    # calibration data is available): a best sentence at 0.785 or more is taken as support.
+    # Cross-lingual e5 cosines run lower than same-language ones; hand-set (no English
+    # calibration data is available): a best sentence at 0.785 or more is taken as support.
     english_dense_threshold: float = 0.785
 
     def probability(self, features: np.ndarray) -> float:
@@ -58,7 +59,7 @@ class GateModel:
 
 # Fitted by ``python -m qa fit-gate`` on DuReader-checklist dev + CMRC2018 dev; see eval/gate_fit.json.
 DEFAULT_GATE = GateModel(
-    weights=(2.667, 0.489, 1.294, -0.52, -2.275, -1.294, 0.224, 1.75, 2.135), bias=-6.156, threshold=0.521
+    weights=(2.637, 0.428, 1.295, -0.514, -2.275, -1.288, 0.084, 1.733, 2.121), bias=-6.033, threshold=0.51
 )
 
 
@@ -119,7 +120,7 @@ def evidence_for(
         worst_missing=cov.worst,
         number_missing=bool(missing_numbers),
         typed_missing=typed is False,
-        key_missing=bool(focus_missing(analysis, whole, "key")),
+        key_missing=bool(key_missing(analysis, whole)),
         dense=dense,
         sentence_dense=sentence_dense,
         missing_terms=cov.missing,

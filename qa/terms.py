@@ -306,8 +306,12 @@ _SOURCE_MENTION = re.compile(
 )
 
 
+# 划不划算, 靠不靠谱, 有没有: an A-not-A question asks whether A; cut apart, it leaves 划 and 不划算 as terms.
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+
+
 def analyze(question: str) -> QuestionAnalysis:
-    q = _SOURCE_MENTION.sub("", normalize(question))
+    q = _A_NOT_A.sub(r"\1", _SOURCE_MENTION.sub("", normalize(question)))
     first = re.match(r"[^？?]*[？?]?", q).group(0)  # type, unit and focus come from the first question asked
     answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
@@ -374,7 +378,8 @@ def _required(q: str, first: str, key: tuple[str, ...], terms: set[str], names: 
 def _names(q: str) -> list[str]:
     import rjieba
 
-    return [w.lower() for w, f in rjieba.tag(q) if f in _ENTITY_TAGS and len(w) >= 2]
+    # jieba tags some times as names (今年夏天 as a person): a time is the story's setting, not a name.
+    return [w.lower() for w, f in rjieba.tag(q) if f in _ENTITY_TAGS and len(w) >= 2 and not _TIME.search(w)]
 
 
 def _attributes(q: str, key: tuple[str, ...], terms: set[str]) -> list[str]:
@@ -580,6 +585,24 @@ def focus_missing(analysis: QuestionAnalysis, text: str, which: str = "focus") -
         return ()
     part = QuestionAnalysis(analysis.question, terms, (), analysis.answer_type, analysis.english)
     return coverage(part, text).missing
+
+
+def key_missing(analysis: QuestionAnalysis, text: str) -> tuple[str, ...]:
+    """The key nouns ``text`` lacks. A key the question word picks from (哪个园区, 哪个场馆) names a
+    kind, and the answer names one of that kind by its own name (流量仪表产业园, 展馆A区): the kind's
+    head character in a longer name counts as the key."""
+    return tuple(k for k in focus_missing(analysis, text, "key") if not _names_one_of(analysis, k, text))
+
+
+_WHICH = r"(?:哪一?(?:个|些|家|种|类|项|条|份|座|所|处)?|什么|啥)"  # not 哪一年开工: the year of an event
+_GENERIC_HEAD = frozenset("区地处所")  # 园区 is a 园 with its area: its head is 园
+
+
+def _names_one_of(analysis: QuestionAnalysis, key: str, text: str) -> bool:
+    if not re.search(rf"{_WHICH}{re.escape(key)}", analysis.question.lower()):
+        return False
+    head = key[-2] if key[-1] in _GENERIC_HEAD and len(key) > 1 else key[-1]
+    return bool(re.search(rf"[\u4e00-\u9fff]{{2}}{re.escape(head)}", normalize(text)))
 
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
