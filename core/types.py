@@ -100,6 +100,9 @@ class Support:
     confidence: float
     missing_terms: tuple[str, ...] = ()
     reason: str = ""
+    # What the decision compared with its threshold: the gate's probability, or for an English
+    # question the cosine of its best sentence (python -m qa fit-english fits that threshold).
+    score: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m qa search|ask|eval|fit-gate``: the command line.
+"""``python -m qa search|ask|eval|fit-gate|fit-english``: the command line.
 
 Parses input, calls the library and prints the result; errors become a
 message on stderr and a non-zero exit code.
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qa.fit_gate import add_parser as add_fit_gate_parser
 
     add_fit_gate_parser(sub, _common)
+    from qa.fit_english import add_parser as add_fit_english_parser
+
+    add_fit_english_parser(sub, _common)
     return parser
 
 

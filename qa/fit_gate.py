@@ -433,8 +433,17 @@ def stable_threshold(scores: np.ndarray, answerable: np.ndarray, rounds: int = 2
         s, a = scores[i], answerable[i]
         if a.all() or not a.any():
             continue
-        picks.append(max(np.unique(s), key=lambda t: (s[a] >= t).mean() + (s[~a] < t).mean()))
+        picks.append(_best_threshold(s, a))
     return float(np.median(picks))
+
+
+def _best_threshold(scores: np.ndarray, answerable: np.ndarray) -> float:
+    """The smallest score that, taken as the threshold, maximises balanced accuracy."""
+    t = np.unique(scores)
+    yes, no = np.sort(scores[answerable]), np.sort(scores[~answerable])
+    answered = (len(yes) - np.searchsorted(yes, t, "left")) / len(yes)  # answerable at or above t
+    refused = np.searchsorted(no, t, "left") / len(no)  # unanswerable below t
+    return float(t[int(np.argmax(answered + refused))])
 
 
 def operating_point(fs: Sequence[QuestionFeatures], coef: np.ndarray, bias: float, threshold: float) -> dict[str, Any]:
@@ -663,7 +672,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         " they cost answerable questions (compare the row with the requirements off), on news-style documents"
         " with fact questions (the seed set) they are what catches a figure the article never gives.",
         "- English questions take a separate path (cross-lingual cosine of the best sentence, years and the kind"
-        " of answer); its threshold (`english_dense_threshold`) is hand-set: there is no English calibration data here.",
+        " of answer); its threshold (`english_dense_threshold`) is fitted by `python -m qa fit-english`"
+        " on eval/english_questions.jsonl (eval/english_fit.md).",
         "- DuReader-checklist near misses differ from their paragraph by one word (高/低, 男生/女生, a title that"
         " repeats the question); term and cosine signals separate them poorly (AUC above).",
         "",

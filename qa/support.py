@@ -41,9 +41,9 @@ class GateModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float  # probability at strictness 0.5
-    # Cross-lingual e5 cosines run lower than same-language ones; hand-set (no English
-    # calibration data is available): a best sentence at 0.785 or more is taken as support.
-    english_dense_threshold: float = 0.785
+    # Cross-lingual e5 cosines run lower than same-language ones: a best sentence at this cosine
+    # or more is taken as support. Fitted by ``python -m qa fit-english`` (eval/english_fit.md).
+    english_dense_threshold: float = 0.7836
 
     def probability(self, features: np.ndarray) -> float:
         z = float(np.dot(self.weights, features)) + self.bias
@@ -161,7 +161,7 @@ def decide(
     chosen = evidence[best]
     supported = p >= model.threshold_for(strictness)
     reason = "" if supported else _reason(analysis, chosen)
-    return Support(supported, p, chosen.missing_terms, reason), best
+    return Support(supported, p, chosen.missing_terms, reason, score=p), best
 
 
 def _decide_english(
@@ -173,7 +173,8 @@ def _decide_english(
     threshold = model.english_dense_threshold + (strictness - 0.5) * 0.04
     ok = scores[best] >= threshold
     confidence = max(0.0, min(1.0, 0.5 + (scores[best] - threshold) * 10))
-    return Support(ok, confidence, (), "" if ok else "资料中没有与该英文问题足够相关的内容"), best
+    reason = "" if ok else "资料中没有与该英文问题足够相关的内容"
+    return Support(ok, confidence, (), reason, score=float(scores[best])), best
 
 
 def _reason(analysis: QuestionAnalysis, e: Evidence) -> str:

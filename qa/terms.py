@@ -36,7 +36,7 @@ UNITS = _words(
 _UNIT_ALT = "|".join(UNITS)
 # Other spellings a passage may give the answer in.
 UNIT_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "钱": ("元", "块", "万", "亿", "美元", "欧元", "日元", "英镑", "港元"),
+    "钱": ("元", "块", "万", "亿", "美元", "欧元", "日元", "英镑", "港元", "港币", "人民币", "HKD", "USD", "RMB"),
     "块": ("元", "块", "万", "亿"),
     "元": ("元", "块", "万", "亿"),
     "人": ("人", "名", "位", "人次"),
@@ -100,10 +100,15 @@ class Term:
     text: str
     weight: float
     parts: tuple[str, ...] = ()  # finer sub-words of a long compound
+    translations: tuple[str, ...] = ()  # an English term's Chinese candidates (qa.translate)
 
     @property
     def single(self) -> bool:
         return len(self.text) == 1
+
+    def found_in(self, hay: str) -> bool:
+        """Whether normalised, lower-cased ``hay`` holds the term itself or one of its translations."""
+        return _present(self.text, hay) or any(_present(t, hay) for t in self.translations)
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,11 @@ def _answer_slot(q: str) -> tuple[str, str]:
     unit = re.search(rf"(?:多少|几)(?:万亿|亿|万|千|百)?({_UNIT_ALT})", q)
     if unit and not re.search(r"哪几|几乎", q):
         return "number", unit.group(1)
+    # Not for which/who questions (the answer is a name) nor for growth, written 增长50% or 增加3亿元.
+    if not re.search(r"^\W*(?:which|who)\b|\b(?:grow|grew|growth|increase|rise|rose|fall|fell|drop|decline)", q, re.I):
+        for pattern, english_unit in _ENGLISH_UNITS:
+            if re.search(pattern, q, re.I):
+                return "number", english_unit
     if re.search(
         r"多少|几(?!乎)|数量|规模|多大(?=面积|年纪|岁数|规模|年龄)|多久|多长|多高|多远|多重|how (?:many|much|long|old|far)",
         q,
@@ -238,6 +248,22 @@ def _answer_slot(q: str) -> tuple[str, str]:
     if re.search(r"哪些|有什么|包括|what are", q, re.I):
         return "list", ""
     return "other", ""
+
+
+# The unit an English question's answer is written in (its Chinese passage says 32%, 5300亿美元, 18家).
+_MONEY = (
+    r"(?:revenue|profit|income|earnings|investment|funding|financing|capital|subsid\w*|sales|cost|price|value|fine|gdp)"
+)
+_ENGLISH_UNITS = (
+    (r"(?<!per )\b(?:share|proportion|percentage|ratio|rate|margin)\b|\bpercent", "%"),
+    (rf"\bhow much\b.*\b(?:money|{_MONEY})|\b(?:what|which)\b(?: \w+){{0,3}} {_MONEY}\b", "钱"),
+    (
+        r"\bhow many (?:\w+ )?(?:companies|firms|enterprises|businesses|dealerships|stores|shops|banks|factories)\b",
+        "家",
+    ),
+    (r"\bhow many (?:\w+ )?(?:people|workers|employees|staff|visitors|residents|students|tourists)\b", "人"),
+    (r"\bhow many mu\b", "亩"),
+)
 
 
 _COLLOQUIAL_WH = (("啥", "什么"), ("咋", "怎么"))
@@ -261,7 +287,8 @@ def _stopwords() -> frozenset[str]:
     return frozenset(stopwordsiso.stopwords("zh"))
 
 
-def _is_english(q: str) -> bool:
+def is_english(q: str) -> bool:
+    """Whether a question is written in English (the gate then judges by meaning, see support)."""
     letters = len(_ASCII_WORD.findall(q))
     return letters >= 2 and len(_CJK.findall(q)) < 2
 
@@ -281,6 +308,14 @@ def _terms(content: str) -> tuple[Term, ...]:
         parts = tuple(p for p in rjieba.cut_for_search(tok) if p != tok and len(p) > 1) if len(tok) >= 3 else ()
         terms.append(Term(tok, term_weight(tok), parts))
     return tuple(terms)
+
+
+def _english_terms(q: str) -> tuple[Term, ...]:
+    """An English question's words and phrases that CC-CEDICT translates, each weighted by the IDF
+    of its most likely translation; names in pinyin (Zhaoqing) are left to the dense match."""
+    from qa.translate import translate
+
+    return tuple(Term(c.english, term_weight(c.chinese[0]), translations=c.chinese) for c in translate(q))
 
 
 def _unmerge(token: str) -> str:
@@ -315,12 +350,12 @@ def analyze(question: str) -> QuestionAnalysis:
     first = re.match(r"[^？?]*[？?]?", q).group(0)  # type, unit and focus come from the first question asked
     answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
-    terms = _terms(content)
+    english = is_english(q)
+    terms = _english_terms(q) if english else _terms(content)
     words = {t.text for t in terms}
     focus, key, clause = _focus(first.lower(), words, answer_type == "number")
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
         key = tuple(dict.fromkeys(t for t in key + focus if len(t) >= 2 and t not in DESCRIPTORS | MODALS))
-    english = _is_english(q)
     numbers = question_numbers(q)
     if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
@@ -547,7 +582,7 @@ def coverage(analysis: QuestionAnalysis, text: str, context: str = "") -> Covera
     got = got_multi = total_multi = worst = 0.0
     missing: list[str] = []
     for term in analysis.terms:
-        if _present(term.text, hay) or (around and term.text in analysis.setting and _mentions(term.text, around)):
+        if term.found_in(hay) or (around and term.text in analysis.setting and _mentions(term.text, around)):
             share = 1.0
         elif any(_present(s, hay) for s in synonyms(term.text)):
             share = SYNONYM_CREDIT

@@ -111,3 +111,21 @@ def test_strictness_moves_the_refusals_monotonically(assistant) -> None:  # type
         assistant.settings = original
     assert refused[0.0] <= refused[0.5] <= refused[1.0]
     assert len(refused[1.0]) > len(refused[0.0])
+
+
+def test_an_english_question_finds_its_paragraph_by_keywords_too(assistant) -> None:  # type: ignore[no-untyped-def]
+    # BM25 alone, through the question's CC-CEDICT translations: no word of it is in the text.
+    question = "How many workers were on the construction site of the Xiangfu equipment manufacturing park?"
+    found = assistant.retriever.search(question, k=5, method="bm25")
+    assert any(p.passage.title == A2 and p.passage.paragraph == 1 for p in found), [
+        (p.passage.title, p.passage.paragraph) for p in found
+    ]
+
+
+def test_an_english_answer_tells_the_reader_its_check_is_weaker(assistant) -> None:  # type: ignore[no-untyped-def]
+    from qa.assistant import ENGLISH_NOTICE
+
+    english = assistant.ask("How many individual businesses were registered in China by the end of September 2023?")
+    assert not english.refused and english.notice == ENGLISH_NOTICE
+    chinese = assistant.ask("截至2023年9月底全国个体工商户有多少户？", use_llm=False)
+    assert not chinese.refused and not chinese.notice

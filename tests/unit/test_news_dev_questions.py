@@ -1,4 +1,5 @@
-"""Sanity checks for the news question sets (eval/news_dev_questions.jsonl, eval/news_train_questions.jsonl).
+"""Sanity checks for the news question sets (eval/news_dev_questions.jsonl, eval/news_train_questions.jsonl,
+eval/english_questions.jsonl).
 
 Their documents are CRUD-RAG news in ../shared/data (named by ``FILE:LINE``, never copied here);
 every answer and evidence quote must be in the document its question names, and no training
@@ -19,6 +20,7 @@ from qa.evaluate import contains
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "news_dev_questions.jsonl"
 TRAINING = ROOT / "eval" / "news_train_questions.jsonl"
+ENGLISH = ROOT / "eval" / "english_questions.jsonl"
 NEWS = ROOT.parent / "shared" / "data" / "crud_rag" / "80000_docs"
 
 
@@ -34,6 +36,11 @@ def records() -> list[dict]:
 @pytest.fixture(scope="module")
 def training() -> list[dict]:
     return _read(TRAINING)
+
+
+@pytest.fixture(scope="module")
+def english() -> list[dict]:
+    return _read(ENGLISH)
 
 
 def test_schema_and_balance(records: list[dict]) -> None:
@@ -61,7 +68,22 @@ def test_the_training_set_shares_no_story_with_the_evaluation_set(records: list[
         assert not any(text[i : i + 20] in seen for i in range(len(text) - 20) if text[i : i + 20].strip()), text[:40]
 
 
-@pytest.mark.parametrize("which", ["records", "training"])
+def test_the_english_set_has_two_halves_on_stories_of_their_own(
+    english: list[dict], records: list[dict], training: list[dict]
+) -> None:
+    assert len(english) == len({r["id"] for r in english}) == 120
+    halves = {h: [r for r in english if r["id"].startswith(f"en-{h}-")] for h in ("fit", "test")}
+    assert [len(v) for v in halves.values()] == [60, 60]
+    for rows in halves.values():
+        assert sum(r["answerable"] for r in rows) == 40
+        assert all(
+            re.search(r"[A-Za-z]", r["question"]) and not re.search(r"[\u4e00-\u9fff]", r["question"]) for r in rows
+        )
+    assert not {r["doc"] for r in halves["fit"]} & {r["doc"] for r in halves["test"]}
+    assert not {r["doc"] for r in english} & {r["doc"] for r in records + training}
+
+
+@pytest.mark.parametrize("which", ["records", "training", "english"])
 def test_answers_and_evidence_are_in_the_named_document(which: str, request: pytest.FixtureRequest) -> None:
     records = request.getfixturevalue(which)
     if not NEWS.exists():

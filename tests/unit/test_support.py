@@ -62,6 +62,11 @@ def test_default_gate_is_the_recorded_fit() -> None:
     assert fit["sentence_scorer"]["weights"] == pytest.approx(list(SENTENCE_WEIGHTS))
 
 
+def test_default_english_threshold_is_the_recorded_fit() -> None:
+    fit = json.loads((ROOT / "eval" / "english_fit.json").read_text("utf-8"))
+    assert fit["threshold"] == pytest.approx(DEFAULT_GATE.english_dense_threshold)
+
+
 def test_evidence_flags_what_the_question_demands() -> None:
     year = evidence_for(
         analyze("2022年全国个体工商户有多少户？"), "标题", "截至2023年9月底个体工商户1.22亿户。", "", 0.9, 0.9

@@ -11,6 +11,7 @@ from qa.terms import (
     char_bigrams,
     coverage,
     focus_missing,
+    key_missing,
     number_forms,
     numbers_missing,
     question_numbers,
@@ -302,3 +303,52 @@ def test_a_year_may_be_in_the_opening_of_the_article() -> None:
     assert numbers_missing(analysis, passage, "2023-07-30，正文：国家统计局今天发布") == ()
     amount = analyze("利润总额超过4000亿元的有几个行业？")  # an amount must be in the passage itself
     assert numbers_missing(amount, passage, "利润总额超过4000亿元") == ("=400000000000",)
+
+
+def test_an_a_not_a_question_asks_about_its_a() -> None:
+    words = {t.text for t in analyze("我开个小饭馆，跟外卖平台合作到底划不划算？").terms}
+    assert "划算" in words and not {"划", "不划算"} & words
+    assert "靠谱" in analyze("这个项目靠不靠谱？").question
+
+
+def test_a_time_jieba_tags_as_a_name_is_not_required() -> None:
+    a = analyze("今年夏天南京天加发往北欧的冷却设备为什么卖得好？")
+    assert "今年夏天" not in a.required and "天加" in a.required
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "missing"),
+    [
+        ("听说祥符区在搞产业园，是哪个园区？", "依托行业协会建立流量仪表产业园。", ()),
+        ("在哪个场馆办？", "在中国进出口商品交易会展馆A区举办。", ()),
+        ("在哪个场馆办？", "在祥符区举办。", ("场馆",)),
+        ("项目是哪一年开工建设的？", "工人抢抓工时。", ("开工",)),  # an event's year: 开工 is no kind of thing
+    ],
+)
+def test_a_kind_asked_for_is_found_as_the_name_of_one(question: str, text: str, missing: tuple[str, ...]) -> None:
+    assert set(missing) <= set(key_missing(analyze(question), text))
+    if not missing:
+        assert key_missing(analyze(question), text) == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit"),
+    [
+        ("What share of OLED panel shipments went to Apple in Q2 2023?", "number", "%"),
+        ("How much revenue did State Grid report?", "number", "钱"),
+        ("How many car dealerships are there in Xianghuaqiao?", "number", "家"),
+        ("At what price per share did he buy?", "number", "钱"),  # 8.92港元/股: per share is no percentage
+        ("Which company had the highest net profit margin?", "other", ""),  # a name is asked for
+        ("By how much did the sales grow?", "number", ""),  # growth: 增长50% or 增加3亿元
+    ],
+)
+def test_an_english_question_demands_the_unit_its_answer_is_written_in(question: str, kind: str, unit: str) -> None:
+    a = analyze(question)
+    assert (a.answer_type, a.unit) == (kind, unit)
+
+
+def test_an_english_question_is_covered_through_its_translations() -> None:
+    a = analyze("How much did the registered capital of the semiconductor company increase?")
+    assert a.english and all(t.translations for t in a.terms)
+    assert coverage(a, "润鹏半导体注册资本将增加至150亿元").share > coverage(a, "今年夏天气温很高").share
+    assert coverage(a, "今年夏天气温很高").share == 0.0
