@@ -107,7 +107,7 @@ class Assistant:
         retrieved = self.retriever.search(query, k=self.settings.top_k)
         analysis = analyze(query)
         hits = sentence_hits(analysis, retrieved, self.embedder, query)
-        support, anchor = self._gate(analysis, retrieved, hits)
+        support, anchor = self.judge(analysis, retrieved, hits)
         base = Answer(
             question=question,
             text=REFUSAL_TEXT,
@@ -128,7 +128,7 @@ class Assistant:
             return
         yield from self._llm(base, extractive, query, started)
 
-    def _gate(
+    def judge(
         self, analysis: QuestionAnalysis, retrieved: list[ScoredPassage], hits: list[SentenceHit]
     ) -> tuple[Support, int]:
         """The support verdict; a message asking several questions is answered if one part is supported."""

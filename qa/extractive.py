@@ -85,6 +85,30 @@ SENTENCE_WEIGHTS = (
     -1.05,
 )
 
+# English questions: the same features, fitted by ``python -m qa fit-english`` on the en-fit half of
+# eval/english_questions.jsonl (term signals there come from dictionary translations, and the
+# features of the question word's neighbourhood are empty); see eval/english_fit.json.
+ENGLISH_SENTENCE_WEIGHTS = (
+    2.17,
+    -0.51,
+    0.37,
+    -2.9,
+    -0.27,
+    0.0,
+    4.95,
+    0.16,
+    0.95,
+    1.04,
+    0.45,
+    -3.6,
+    -0.76,
+    -0.13,
+    -2.26,
+    0.0,
+    0.0,
+    0.0,
+)
+
 
 @dataclass(frozen=True)
 class SentenceHit:
@@ -205,9 +229,12 @@ def sentence_hits(
     embedder: Embedder,
     question: str,
     max_passages: int = 5,
-    weights: Sequence[float] = SENTENCE_WEIGHTS,
+    weights: Sequence[float] | None = None,
 ) -> list[SentenceHit]:
-    """Score every sentence of the first ``max_passages`` passages, best first."""
+    """Score every sentence of the first ``max_passages`` passages, best first (with ``weights``, or
+    the fitted ``SENTENCE_WEIGHTS`` / ``ENGLISH_SENTENCE_WEIGHTS`` for the question's language)."""
+    if weights is None:
+        weights = ENGLISH_SENTENCE_WEIGHTS if analysis.english else SENTENCE_WEIGHTS
     cands = candidate_sentences(analysis, retrieved, embedder, question, max_passages)
     scores = cands.features @ np.asarray(weights, dtype=np.float64)
     hits = []

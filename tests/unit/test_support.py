@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.extractive import SENTENCE_FEATURES, SENTENCE_WEIGHTS
+from qa.extractive import ENGLISH_SENTENCE_WEIGHTS, SENTENCE_FEATURES, SENTENCE_WEIGHTS
 from qa.fit_gate import QuestionFeatures, auc, fit_gate, fit_logistic, operating_point, question_score
 from qa.support import DEFAULT_GATE, FEATURES, Evidence, GateModel, decide, evidence_for, requirements_met
 from qa.terms import analyze
@@ -65,6 +65,8 @@ def test_default_gate_is_the_recorded_fit() -> None:
 def test_default_english_threshold_is_the_recorded_fit() -> None:
     fit = json.loads((ROOT / "eval" / "english_fit.json").read_text("utf-8"))
     assert fit["threshold"] == pytest.approx(DEFAULT_GATE.english_dense_threshold)
+    assert fit["sentence_scorer"]["features"] == list(SENTENCE_FEATURES)
+    assert fit["sentence_scorer"]["weights"] == pytest.approx(list(ENGLISH_SENTENCE_WEIGHTS))
 
 
 def test_evidence_flags_what_the_question_demands() -> None:
