@@ -1,7 +1,7 @@
 """``python -m qa eval QUESTIONS --out DIR``: the offline evaluation command.
 
 Writes ``DIR/results.jsonl`` (one scored answer record per question, appended
-as it goes; a rerun with the same settings resumes where it stopped),
+as it goes; a rerun with the same settings and the same code resumes where it stopped),
 ``DIR/report.json``, ``DIR/report.md`` and its plots, and prints the figures.
 With ``--build-index`` the corpus is indexed into ``DIR/index`` first
 (incrementally, so a resumed run does not embed it again).
@@ -10,6 +10,7 @@ With ``--build-index`` the corpus is indexed into ``DIR/index`` first
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from typing import Any
 
 from core.errors import ConfigError, YijuError
 from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FORMATS = ("jsonl", "squad", "rgb")
 METHODS = ("bm25", "dense", "hybrid")
@@ -102,7 +105,17 @@ def _fingerprint(args: argparse.Namespace, settings: Settings, fmt: str) -> dict
         "candidates": settings.candidates,
         "reranker": settings.reranker,
         "compare": args.compare,
+        "code": code_version(),
     }
+
+
+def code_version(root: Path = ROOT) -> str:
+    """A hash of the Python sources that answer (core/, ingest/, qa/): answers saved by other code
+    are not resumed, however equal the settings."""
+    digest = hashlib.sha256()
+    for path in sorted(p for d in ("core", "ingest", "qa") for p in (root / d).rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _check_resume(out: Path, fingerprint: dict[str, Any]) -> None:
@@ -110,7 +123,10 @@ def _check_resume(out: Path, fingerprint: dict[str, Any]) -> None:
     if results.exists() and results.stat().st_size and run_file.exists():
         before = json.loads(run_file.read_text("utf-8"))
         changed = sorted(k for k in set(before) | set(fingerprint) if before.get(k) != fingerprint.get(k))
-        if changed:
+        if changed == ["code"]:  # same settings, other code: start afresh, keeping the old answers aside
+            results.replace(out / "results.previous.jsonl")
+            print(f"注意：代码已改动，{results} 里的旧回答已移到 results.previous.jsonl，重新评测。", file=sys.stderr)
+        elif changed:
             raise ConfigError(
                 f"{results} 是用不同设置（{', '.join(changed)}）得到的，不能续跑。"
                 "请换一个 --out 目录，或删除该文件后重新运行。"

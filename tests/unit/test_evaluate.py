@@ -315,3 +315,24 @@ def test_report_json_has_no_nan(tmp_path: Path) -> None:
     write_report(tmp_path, metrics(records), records, [], {"dataset": "d", "format": "rgb", "strictness": 0.5})
     text = (tmp_path / "report.json").read_text("utf-8")
     assert "NaN" not in text and json.loads(text)["answerable_accuracy"] is None
+
+
+def test_answers_saved_by_other_code_are_set_aside_not_resumed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.errors import ConfigError
+    from qa.evaluate_cli import _check_resume, code_version
+
+    settings = {"dataset": "q.jsonl", "strictness": 0.5}
+    _check_resume(tmp_path, {**settings, "code": "old"})
+    (tmp_path / "results.jsonl").write_text('{"id": "q1"}\n', "utf-8")
+
+    _check_resume(tmp_path, {**settings, "code": "old"})  # same code and settings: resumed
+    assert (tmp_path / "results.jsonl").exists()
+
+    with pytest.raises(ConfigError, match="strictness"):  # other settings: refused, nothing moved
+        _check_resume(tmp_path, {**settings, "strictness": 0.9, "code": "old"})
+    assert (tmp_path / "results.jsonl").exists()
+
+    _check_resume(tmp_path, {**settings, "code": "new"})  # other code: start afresh, old answers kept aside
+    assert not (tmp_path / "results.jsonl").exists()
+    assert (tmp_path / "results.previous.jsonl").read_text("utf-8") == '{"id": "q1"}\n'
+    assert len(code_version()) == 16 and code_version() == code_version()
