@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 from core.errors import YijuError
 from core.settings import Settings
@@ -36,6 +37,9 @@ def main() -> int:
     except YijuError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 1
+    from qa.translate import preload
+
+    threading.Thread(target=preload, name="cedict", daemon=True).start()
     from ui.assets import CSS, HEAD, theme
     from ui.blocks import build_demo
 

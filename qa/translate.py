@@ -59,6 +59,11 @@ def translate(question: str, max_candidates: int = MAX_CANDIDATES) -> tuple[Conc
     return tuple(concepts)
 
 
+def preload() -> None:
+    """Read the dictionary now (about 3 s), so that the first English question does not wait for it."""
+    _gloss_table()
+
+
 def _ranked(found: dict[str, int]) -> tuple[str, ...]:
     """Words of two or more characters when there are any (single characters are too ambiguous),
     the most common first."""
@@ -99,7 +104,12 @@ def _gloss_keys(gloss: str) -> list[tuple[str, ...]]:
 
 
 def _stems(words: list[str]) -> tuple[str, ...]:
-    return tuple(_stemmer().stemWord(w) for w in words)
+    return tuple(_stem(w) for w in words)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:  # the dictionary's ~300k gloss words are some 30k distinct ones
+    return _stemmer().stemWord(word)
 
 
 @functools.cache
