@@ -31,7 +31,7 @@ BUILD_COMMAND = (
 
 
 def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("fit-english", help="在英文问题集上拟合英文问题的拒答阈值")
+    p = sub.add_parser("fit-english", help="在英文问题集上拟合英文问题的句子打分与拒答阈值")
     p.add_argument("--questions", type=Path, default=QUESTIONS, help="英文问题集（en-fit 一半拟合，en-test 一半测）")
     p.add_argument("--out", type=Path, default=ROOT / "eval" / "english_fit.json", help="报告 JSON（同名 .md）")
     common(p)
