@@ -171,6 +171,13 @@ def test_refusal_is_styled_as_a_refusal_with_closest_passages(page: Any) -> None
     assert colour == "rgb(217, 119, 6)"  # the amber refusal bar, not the answer style
 
 
+def test_an_english_question_is_answered_with_a_note_on_its_weaker_check(page: Any) -> None:
+    bubble = ask(page, "How many individual businesses were registered in China by the end of September 2023?")
+
+    assert "1.22亿" in bubble.inner_text() and bubble.locator("a.yiju-cite").count() >= 1
+    assert "英文问题只能按语义和词典译词与中文资料比对" in bubble.locator(".yiju-note").inner_text()
+
+
 def test_bad_input_gets_a_chinese_message_and_no_injection(page: Any) -> None:
     page.locator("#yiju-send").click()
     page.wait_for_selector("#yiju-chat .yiju-error")
