@@ -26,15 +26,7 @@ from core.types import ScoredPassage
 from ingest.chunk import sentence_spans
 from ingest.embed import Embedder
 from qa.prompt import looks_like_instruction
-from qa.terms import (
-    QuestionAnalysis,
-    analyze,
-    char_bigrams,
-    coverage,
-    focus_share,
-    numbers_missing,
-    typed_answer,
-)
+from qa.terms import QuestionAnalysis, analyze, char_bigrams, coverage, focus_share, numbers_missing, typed_answer
 
 _MIN_SENTENCE = 6
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
@@ -252,15 +244,14 @@ def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retriev
     are left out: a story gives them once, at its start."""
     if not hits:
         return -1
-    order = list(dict.fromkeys(h.rank for h in hits))  # passages in the order of their best sentence
-    texts = {r: retrieved[r].passage.title + "\n" + retrieved[r].passage.text for r in order}
     amounts = tuple(n for n in analysis.numbers if n.startswith("=") or n.endswith(("%", "‰")))
     if amounts:
         only = replace(analysis, numbers=amounts)
-        for rank in order:
-            if not numbers_missing(only, texts[rank]):
+        for rank in dict.fromkeys(h.rank for h in hits):  # passages in the order of their best sentence
+            p = retrieved[rank].passage
+            if not numbers_missing(only, p.title + "\n" + p.text):
                 return rank
-    return order[0]
+    return hits[0].rank
 
 
 def quotes_the_kind(analysis: QuestionAnalysis, chosen: Sequence[SentenceHit]) -> bool:
