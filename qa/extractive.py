@@ -26,7 +26,17 @@ from core.types import ScoredPassage
 from ingest.chunk import sentence_spans
 from ingest.embed import Embedder
 from qa.prompt import looks_like_instruction
-from qa.terms import QuestionAnalysis, analyze, char_bigrams, coverage, focus_share, numbers_missing, typed_answer
+from qa.terms import (
+    QuestionAnalysis,
+    analyze,
+    asks_wh,
+    char_bigrams,
+    coverage,
+    focus_share,
+    numbers_missing,
+    restates,
+    typed_answer,
+)
 
 _MIN_SENTENCE = 6
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
@@ -291,6 +301,8 @@ def choose_sentences(
     """
     if not hits:
         return []
+    if asks_wh(analysis):  # a sentence that only repeats the question does not answer it
+        hits = [h for h in hits if not restates(analysis, h.text)] or hits
     first = next((h for h in hits if h.rank == anchor), hits[0])
     chosen = [first]
     same = [h for h in hits if h.rank == first.rank and h is not first]

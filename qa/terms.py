@@ -383,6 +383,22 @@ def analyze(question: str) -> QuestionAnalysis:
     )
 
 
+def asks_wh(analysis: QuestionAnalysis) -> bool:
+    """Whether the question asks what, how, why, who, where, when or how many (not yes or no)."""
+    return bool(_WH_PHRASE.search(_asking_clause(analysis.question)))
+
+
+def restates(analysis: QuestionAnalysis, text: str) -> bool:
+    """Whether ``text`` says nothing the question does not already say: each of its words is in the
+    question (a section heading such as 处理好速度与质量的关系。 for 企业该咋处理好速度和质量的关系？)."""
+    import rjieba
+
+    asked = normalize(analysis.question).lower()
+    words = [w for w in rjieba.cut(normalize(text).lower()) if re.search(r"\w", w)]
+    said = [w for w in words if w not in _stopwords() and w not in QUESTION_WORDS]
+    return bool(said) and all(w in asked for w in said)
+
+
 def _is_place(word: str) -> bool:
     import rjieba
 

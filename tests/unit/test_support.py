@@ -296,3 +296,19 @@ def test_a_quote_without_the_number_asked_for_does_not_answer() -> None:
     assert not quotes_the_kind(asks_how_many, [vague])
     assert quotes_the_kind(asks_how_many, [vague, counted])
     assert quotes_the_kind(analyze("校友为什么回到鼓楼创业？"), [vague])  # a reason is not checked
+
+
+def test_a_heading_that_only_repeats_a_how_question_is_not_quoted_as_its_answer() -> None:
+    from qa.extractive import SentenceHit, choose_sentences
+    from qa.terms import restates
+
+    question = "企业该怎么处理好速度和质量的关系？"
+    heading = SentenceHit(0, 0, 12, "处理好速度与质量的关系。", 1.0, 0.9, 6.6)
+    body = SentenceHit(0, 12, 40, "质量是速度的根本，速度是质量的载体，二者互为依托。", 0.6, 0.9, 3.2)
+    assert restates(analyze(question), heading.text) and not restates(analyze(question), body.text)
+    assert choose_sentences(analyze(question), [heading, body], 0) == [body]
+    # A sentence with a number the question lacks says something new; a yes-or-no question may be
+    # answered by a sentence in its own words.
+    assert not restates(analyze("华为是哪一年成立的？"), "华为成立于1987年。")
+    whether = "企业是否要处理好速度与质量的关系？"
+    assert choose_sentences(analyze(whether), [heading, body], 0)[0] == heading
