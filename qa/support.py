@@ -42,7 +42,8 @@ class GateModel:
     bias: float
     threshold: float  # probability at strictness 0.5
     # Cross-lingual e5 cosines run lower than same-language ones: a best sentence at this cosine
-    # or more is taken as support. Fitted by ``python -m qa fit-english`` (eval/english_fit.md).
+    # or more is taken as support. Fitted by ``python -m qa fit-english`` (eval/english_fit.md) at 05db0e7;
+    # refitting after the names check (3ff201c+) gives 0.7894, which measured worse (see README).
     english_dense_threshold: float = 0.7857
 
     def probability(self, features: np.ndarray) -> float:
@@ -168,12 +169,14 @@ def _decide_english(
     analysis: QuestionAnalysis, evidence: list[Evidence], strictness: float, model: GateModel
 ) -> tuple[Support, int]:
     """English questions share no words with Chinese text: rely on meaning, years and the kind of answer."""
-    scores = [0.0 if e.number_missing or e.typed_missing else e.sentence_dense for e in evidence]
+    scores = [0.0 if e.number_missing or e.typed_missing or e.missing_required else e.sentence_dense for e in evidence]
     best = int(np.argmax(scores))
     threshold = model.english_dense_threshold + (strictness - 0.5) * 0.04
     ok = scores[best] >= threshold
     confidence = max(0.0, min(1.0, 0.5 + (scores[best] - threshold) * 10))
     reason = "" if ok else "资料中没有与该英文问题足够相关的内容"
+    if not ok and scores[best] == 0.0:
+        reason = _reason(analysis, evidence[best])
     return Support(ok, confidence, (), reason, score=float(scores[best])), best
 
 

@@ -132,6 +132,9 @@ class QuestionAnalysis:
     names: tuple[str, ...] = ()  # the required phrases that name people, places or organisations
     # Terms a news story states once, at its start: names and when (今年, 上半年).
     setting: tuple[str, ...] = ()
+    # An English question's places and firms that CC-CEDICT knows by name, each with its Chinese
+    # candidates (Shanghai → 上海): one of them must be in the passage or its article's opening.
+    english_names: tuple[Term, ...] = ()
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -318,6 +321,12 @@ def _english_terms(q: str) -> tuple[Term, ...]:
     return tuple(Term(c.english, term_weight(c.chinese[0]), translations=c.chinese) for c in translate(q))
 
 
+def _english_names(q: str) -> tuple[Term, ...]:
+    from qa.translate import names
+
+    return tuple(Term(c.english, term_weight(c.chinese[0]), translations=c.chinese) for c in names(q))
+
+
 def _unmerge(token: str) -> str:
     """An unknown word the cutter glued to a function character (按新规, 县要): the word without it.
     Known words and names (孙太利: no function character at either end) are left as they are."""
@@ -380,6 +389,7 @@ def analyze(question: str) -> QuestionAnalysis:
         places,
         names,
         setting,
+        _english_names(q) if english else (),
     )
 
 
@@ -469,10 +479,16 @@ def required_missing(
     says 清徐县). Given the passage alone as ``body``, a place that only the header or the
     opening names counts as missing when the passage speaks of the whole country
     (``全国登记在册的…`` in an article headed ``天津市工商联调研提出``)."""
-    if not analysis.required:
-        return ()
     hay = normalize(text).lower()
     around = hay + "\n" + normalize(context).lower()
+    if analysis.english_names:
+        return tuple(
+            n.translations[0]
+            for n in analysis.english_names
+            if not any(_mentions(_FIRM_SUFFIX.sub("", t) or t, around) for t in n.translations)
+        )
+    if not analysis.required:
+        return ()
     missing = [
         r for r in analysis.required if not (_mentions(r, hay) or (r in analysis.names and _mentions(r, around)))
     ]
@@ -483,6 +499,10 @@ def required_missing(
     found = [i for i, p in enumerate(analysis.places) if _mentions(p, body_hay)]
     implied = set(analysis.places[: max(found)]) if found else set()
     return tuple(r for r in missing if r not in implied)
+
+
+# A firm is often named without its legal form (国家电网公司 as 国家电网).
+_FIRM_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})(?:(?:股份)?(?:有限)?公司|集团)$")
 
 
 def _mentions(phrase: str, hay: str) -> bool:

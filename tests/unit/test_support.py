@@ -13,7 +13,7 @@ import pytest
 from qa.extractive import ENGLISH_SENTENCE_WEIGHTS, SENTENCE_FEATURES, SENTENCE_WEIGHTS
 from qa.fit_gate import QuestionFeatures, auc, fit_gate, fit_logistic, operating_point, question_score
 from qa.support import DEFAULT_GATE, FEATURES, Evidence, GateModel, decide, evidence_for, requirements_met
-from qa.terms import analyze
+from qa.terms import analyze, required_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = GateModel(weights=(1.0,) * len(FEATURES), bias=-2.0, threshold=0.6, english_dense_threshold=0.8)
@@ -147,6 +147,17 @@ def test_english_questions_are_judged_by_meaning() -> None:
     assert decide(analysis, [_evidence(sentence_dense=0.81)], 0.5, MODEL)[0].supported
     assert not decide(analysis, [_evidence(sentence_dense=0.79)], 0.5, MODEL)[0].supported
     assert not decide(analysis, [_evidence(sentence_dense=0.95, number_missing=True)], 0.5, MODEL)[0].supported
+
+
+def test_an_english_question_needs_the_place_it_names() -> None:
+    analysis = analyze("What was Hunan's cross-border e-commerce trade in the first half of 2023?")
+    about_asean = "今年上半年，中国与东盟贸易高达3.08万亿元，同比增长5.4%。"
+    about_hunan = "今年上半年，湖南省跨境电商进出口额达3.08万亿元。"
+    assert required_missing(analysis, about_asean) == ("湖南",)
+    assert required_missing(analysis, about_asean, context="中新网长沙电 湖南省商务厅介绍") == ()
+    assert required_missing(analysis, about_hunan) == ()
+    refused = decide(analysis, [_evidence(sentence_dense=0.95, missing_required=("湖南",))], 0.5, MODEL)[0]
+    assert not refused.supported and "湖南" in refused.reason
 
 
 def test_fit_logistic_recovers_known_coefficients() -> None:
