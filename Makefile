@@ -33,9 +33,9 @@ ingest: setup
 	$(PY) -m ingest seeds/
 
 eval: setup
-	$(PY) -m qa eval eval/seed_questions.jsonl --build-index --out eval/results/seed
-	$(PY) -m qa eval eval/news_dev_questions.jsonl --build-index --distractors 200 --out eval/results/news_dev
-	$(PY) -m qa eval eval/english_questions.jsonl --build-index --distractors 200 --out eval/results/english
+	$(PY) -m qa eval eval/seed_questions.jsonl --build-index --out eval/results/seed --compare bm25,dense,hybrid
+	$(PY) -m qa eval eval/news_dev_questions.jsonl --build-index --distractors 200 --out eval/results/news_dev --compare bm25,dense,hybrid
+	$(PY) -m qa eval eval/english_questions.jsonl --build-index --distractors 200 --out eval/results/english --compare bm25,dense,hybrid
 	$(PY) -m qa eval ../shared/data/cmrc2018/cmrc2018_dev.json --format squad --build-index --limit 300 --out eval/results/cmrc2018
 
 bench: setup $(COMPARE_STAMP)
