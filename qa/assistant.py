@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from core.errors import InvalidQuestionError, LLMError
@@ -46,6 +46,17 @@ class LLMClient(Protocol):
     def stream_answer(self, question: str, passages: list[ScoredPassage]) -> Iterator[str]: ...
 
     def rewrite(self, question: str, history: History) -> str: ...
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the assistant knows about a question before answering it."""
+
+    analysis: QuestionAnalysis
+    retrieved: list[ScoredPassage]
+    hits: list[SentenceHit]  # the top passages' sentences, best first
+    support: Support
+    anchor: int  # rank of the best-supported passage (-1: none)
 
 
 class Assistant:
@@ -104,29 +115,35 @@ class Assistant:
         started = time.perf_counter()
         cleaned = self.check_question(question)
         query = self.standalone(cleaned, history)
-        retrieved = self.retriever.search(query, k=self.settings.top_k)
-        analysis = analyze(query)
-        hits = sentence_hits(analysis, retrieved, self.embedder, query)
-        support, anchor = self.judge(analysis, retrieved, hits)
+        a = self.assess(query)
         base = Answer(
             question=question,
             text=REFUSAL_TEXT,
             refused=True,
             citations=(),
-            retrieved=tuple(retrieved),
+            retrieved=tuple(a.retrieved),
             mode="extractive",
             latency_ms=0.0,
             standalone_question=query if query != cleaned else "",
-            support=support,
+            support=a.support,
         )
-        if not support.supported:
-            yield replace(base, latency_ms=_ms(started), notice=support.reason)
+        if not a.support.supported:
+            yield replace(base, latency_ms=_ms(started), notice=a.support.reason)
             return
-        extractive = self._extractive(base, analysis, hits, anchor)
+        extractive = self._extractive(base, a.analysis, a.hits, a.anchor)
         if self.llm is None or not use_llm:
             yield replace(extractive, latency_ms=_ms(started))
             return
         yield from self._llm(base, extractive, query, started)
+
+    def assess(self, query: str, sentence_weights: Sequence[float] | None = None) -> Assessment:
+        """Retrieve for a standalone question, score the passages' sentences (with ``sentence_weights``,
+        or the fitted ones) and judge whether they support an answer: everything before answering."""
+        retrieved = self.retriever.search(query, k=self.settings.top_k)
+        analysis = analyze(query)
+        hits = sentence_hits(analysis, retrieved, self.embedder, query, weights=sentence_weights)
+        support, anchor = self.judge(analysis, retrieved, hits)
+        return Assessment(analysis, retrieved, hits, support, anchor)
 
     def judge(
         self, analysis: QuestionAnalysis, retrieved: list[ScoredPassage], hits: list[SentenceHit]

@@ -92,15 +92,7 @@ def fit_sentences(assistant: Any, questions: Sequence[Any]) -> dict[str, Any]:
 
 def support_score(assistant: Any, question: str, weights: Sequence[float]) -> float:
     """What the gate compares with the English threshold, with the sentences scored by ``weights``."""
-    from qa.extractive import sentence_hits
-    from qa.terms import analyze
-
-    query = assistant.check_question(question)
-    analysis = analyze(query)
-    retrieved = assistant.retriever.search(query, k=assistant.settings.top_k)
-    hits = sentence_hits(analysis, retrieved, assistant.embedder, query, weights=weights)
-    support, _ = assistant.judge(analysis, retrieved, hits)
-    return support.score
+    return assistant.assess(assistant.check_question(question), weights).support.score
 
 
 def fit_report(rows: Sequence[dict[str, Any]], previous: float) -> dict[str, Any]:
