@@ -40,7 +40,13 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="检索并交给回答器的段落数。")
     candidates: int = Field(50, ge=5, le=1000, description="每路检索（向量、关键词）的候选数，融合前。")
     strictness: float = Field(
-        0.5, ge=0.0, le=1.0, description="拒答严格度：0 最宽松，1 最严格；0.5 为在验证数据上拟合的工作点。"
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "拒答严格度：0 最宽松，1 最严格；0.5 为在验证数据上拟合的工作点。"
+            "无论多宽松，问题中的数字、年份、名称和所问的对象仍须出现在资料中。"
+        ),
     )
     reranker: str | None = Field(None, description="可选 CrossEncoder 重排模型名或本地路径（如 bge-reranker）。")
     llm_base_url: str | None = Field(

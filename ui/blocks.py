@@ -186,7 +186,13 @@ def _settings_tab(services: Services, defaults: Preferences) -> tuple[list[Any],
     with gr.Row():
         top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="检索段落数 top_k", elem_id="yiju-top-k")
         strictness = gr.Slider(
-            0, 1, value=defaults.strictness, step=0.05, label="拒答严格度（0 宽松，1 严格）", elem_id="yiju-strictness"
+            0,
+            1,
+            value=defaults.strictness,
+            step=0.05,
+            label="拒答严格度（0 宽松，1 严格）",
+            info="0.5 为拟合的工作点；再宽松，问题里的数字、年份和名称也须出现在资料中。",
+            elem_id="yiju-strictness",
         )
     gr.HTML(
         '<div class="yiju-hint">这些设置只对当前页面有效，刷新后恢复默认。'
