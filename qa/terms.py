@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from core.text import normalize
@@ -101,6 +101,7 @@ class Term:
     weight: float
     parts: tuple[str, ...] = ()  # finer sub-words of a long compound
     translations: tuple[str, ...] = ()  # an English term's Chinese candidates (qa.translate)
+    soft: float = 1.0  # share of its weight the term costs when missing (see PREAMBLE_SOFT)
 
     @property
     def single(self) -> bool:
@@ -313,6 +314,26 @@ def _terms(content: str) -> tuple[Term, ...]:
     return tuple(terms)
 
 
+# What a missing term of the asker's own situation costs (我在宁夏开厂，今年招了个应届大学生，…): the story
+# will not say 开厂 or 招了个; the asking clause says what it must. Set a priori, not fitted; see the README.
+PREAMBLE_SOFT = 0.3
+_FIRST_PERSON = re.compile(r"(?:我|咱|本人)")
+
+
+def _soften_preamble(terms: tuple[Term, ...], q: str) -> tuple[Term, ...]:
+    """Terms that only the clauses before the asking one use, when those start in the first person,
+    cost ``PREAMBLE_SOFT`` of their weight when missing; names there (宁夏) still count in full."""
+    clauses = [c for c in re.split(r"[，,；;]", q) if c.strip()]
+    if len(clauses) < 2 or not _FIRST_PERSON.match(clauses[0]):
+        return terms
+    standard = [c.replace("啥", "什么").replace("咋", "怎么") for c in clauses]
+    asking = max((i for i, c in enumerate(standard) if _WH_PHRASE.search(c)), default=len(clauses) - 1)
+    before, rest = "".join(clauses[:asking]).lower(), "".join(clauses[asking:]).lower()
+    names = set(_names(q))
+    soft = [t.text in before and t.text not in rest and t.text not in names for t in terms]
+    return tuple(replace(t, soft=PREAMBLE_SOFT) if s else t for t, s in zip(terms, soft, strict=True))
+
+
 def _english_terms(q: str) -> tuple[Term, ...]:
     """An English question's words and phrases that CC-CEDICT translates, each weighted by the IDF
     of its most likely translation; names in pinyin (Zhaoqing) are left to the dense match."""
@@ -360,7 +381,7 @@ def analyze(question: str) -> QuestionAnalysis:
     answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
     english = is_english(q)
-    terms = _english_terms(q) if english else _terms(content)
+    terms = _english_terms(q) if english else _soften_preamble(_terms(content), q)
     words = {t.text for t in terms}
     focus, key, clause = _focus(first.lower(), words, answer_type == "number")
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
@@ -615,7 +636,7 @@ def coverage(analysis: QuestionAnalysis, text: str, context: str = "") -> Covera
     the question (``QuestionAnalysis.setting``) may also be in ``context``, the opening of the article."""
     hay = normalize(text).lower()
     around = normalize(context).lower() if context and analysis.setting else ""
-    got = got_multi = total_multi = worst = 0.0
+    got = got_multi = total_multi = worst = total = 0.0
     missing: list[str] = []
     for term in analysis.terms:
         if term.found_in(hay) or (around and term.text in analysis.setting and _mentions(term.text, around)):
@@ -624,15 +645,17 @@ def coverage(analysis: QuestionAnalysis, text: str, context: str = "") -> Covera
             share = SYNONYM_CREDIT
         else:
             share = 0.8 * sum(p in hay for p in term.parts) / len(term.parts) if term.parts else 0.0
-        got += term.weight * share
+        weight = term.weight if share > 0 else term.weight * term.soft
+        got += weight * share
+        total += weight
         if not term.single:
-            got_multi += term.weight * share
-            total_multi += term.weight
+            got_multi += weight * share
+            total_multi += weight
         if share < 0.5:
             missing.append(term.text)
-            worst = max(worst, term.weight * (1 - share))
+            worst = max(worst, weight * (1 - share))
     multi = got_multi / total_multi if total_multi else 1.0
-    return Coverage(got / analysis.total_weight, worst, tuple(missing), multi)
+    return Coverage(got / total if total else 0.0, worst, tuple(missing), multi)
 
 
 def focus_share(analysis: QuestionAnalysis, text: str, which: str = "focus") -> float:

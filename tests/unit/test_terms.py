@@ -352,3 +352,19 @@ def test_an_english_question_is_covered_through_its_translations() -> None:
     assert a.english and all(t.translations for t in a.terms)
     assert coverage(a, "润鹏半导体注册资本将增加至150亿元").share > coverage(a, "今年夏天气温很高").share
     assert coverage(a, "今年夏天气温很高").share == 0.0
+
+
+def test_the_askers_own_situation_costs_less_when_the_story_does_not_say_it() -> None:
+    from dataclasses import replace
+
+    from qa.terms import PREAMBLE_SOFT
+
+    analysis = analyze("我在宁夏开厂，今年招了个应届大学生，企业能领多少一次性扩岗补助？")
+    soft = {t.text for t in analysis.terms if t.soft == PREAMBLE_SOFT}
+    assert {"开厂", "应届"} <= soft and not soft & {"宁夏", "企业", "扩岗", "补助"}  # names and the asking clause count
+    passage = "宁夏出台新政：企业招用高校毕业生，可按每人1500元领取一次性扩岗补助。"
+    plain = replace(analysis, terms=tuple(replace(t, soft=1.0) for t in analysis.terms))
+    assert coverage(analysis, passage).share > coverage(plain, passage).share
+    # Found, such a term counts in full; without a first-person opening nothing is softened.
+    assert coverage(analysis, passage + "开厂应届今年招大学生").share == pytest.approx(1.0)
+    assert all(t.soft == 1.0 for t in analyze("宁夏今年招了应届大学生的企业能领多少一次性扩岗补助？").terms)
