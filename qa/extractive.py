@@ -196,7 +196,7 @@ def _distinct_coverage(analysis: QuestionAnalysis, sentences: Sequence[str]) -> 
     hays = [normalize(t).lower() for t in sentences]
     out = [0.0] * len(hays)
     for term in analysis.terms:
-        holders = [i for i, h in enumerate(hays) if term.text in h or any(t in h for t in term.translations)]
+        holders = [i for i, h in enumerate(hays) if term.found_in(h)]
         for i in holders:
             out[i] += term.weight / len(holders)
     return [v / analysis.total_weight for v in out]
