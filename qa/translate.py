@@ -37,6 +37,7 @@ class Concept:
     chinese: tuple[str, ...]  # candidate translations, most likely first
 
 
+@functools.lru_cache(maxsize=1024)  # retrieval and the question's analysis both translate it
 def translate(question: str, max_candidates: int = MAX_CANDIDATES) -> tuple[Concept, ...]:
     """The concepts of an English question, longest dictionary phrase first at each position;
     words that are stopwords or numbers on their own are skipped (numbers are checked elsewhere)."""

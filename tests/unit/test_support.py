@@ -157,7 +157,7 @@ def test_an_english_question_needs_the_place_it_names() -> None:
     assert required_missing(analysis, about_asean, context="中新网长沙电 湖南省商务厅介绍") == ()
     assert required_missing(analysis, about_hunan) == ()
     refused = decide(analysis, [_evidence(sentence_dense=0.95, missing_required=("湖南",))], 0.5, MODEL)[0]
-    assert not refused.supported and "湖南" in refused.reason
+    assert not refused.supported and "湖南" in refused.reason and "改用中文提问" in refused.reason
 
 
 def test_fit_logistic_recovers_known_coefficients() -> None:
