@@ -502,12 +502,13 @@ def required_missing(
     (``全国登记在册的…`` in an article headed ``天津市工商联调研提出``)."""
     hay = normalize(text).lower()
     around = hay + "\n" + normalize(context).lower()
-    if analysis.english_names:
-        return tuple(
+    if analysis.english_names:  # one is enough: a story names the narrowest place (青浦 for Qingpu, Shanghai)
+        missing = [
             n.translations[0]
             for n in analysis.english_names
             if not any(_mentions(_FIRM_SUFFIX.sub("", t) or t, around) for t in n.translations)
-        )
+        ]
+        return tuple(missing) if len(missing) == len(analysis.english_names) else ()
     if not analysis.required:
         return ()
     missing = [

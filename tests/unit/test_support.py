@@ -156,6 +156,10 @@ def test_an_english_question_needs_the_place_it_names() -> None:
     assert required_missing(analysis, about_asean) == ("湖南",)
     assert required_missing(analysis, about_asean, context="中新网长沙电 湖南省商务厅介绍") == ()
     assert required_missing(analysis, about_hunan) == ()
+    # Of several names one is enough: a story names the narrowest place.
+    assert (
+        required_missing(analyze("How many car dealers are there in Qingpu, Shanghai?"), "青浦区有汽车经销商18家") == ()
+    )
     refused = decide(analysis, [_evidence(sentence_dense=0.95, missing_required=("湖南",))], 0.5, MODEL)[0]
     assert not refused.supported and "湖南" in refused.reason and "改用中文提问" in refused.reason
 
