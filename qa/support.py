@@ -43,7 +43,7 @@ class GateModel:
     threshold: float  # probability at strictness 0.5
     # Cross-lingual e5 cosines run lower than same-language ones: a best sentence at this cosine
     # or more is taken as support. Fitted by ``python -m qa fit-english`` (eval/english_fit.md) at 05db0e7;
-    # refitting after the names check (3ff201c+) gives 0.7894, which measured worse (see README).
+    # refitting after the names check (7554d7b) gives 0.7894, which measured worse (see README).
     english_dense_threshold: float = 0.7857
 
     def probability(self, features: np.ndarray) -> float:

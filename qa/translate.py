@@ -61,6 +61,7 @@ def translate(question: str, max_candidates: int = MAX_CANDIDATES) -> tuple[Conc
 
 
 _CAPITALISED = re.compile(r"[A-Z][A-Za-z0-9]*(?:'[a-z]+)?")
+_CAPITALISED_RUN = re.compile(rf"{_CAPITALISED.pattern}(?:[\s-]+{_CAPITALISED.pattern})*")  # Pearl River Delta
 
 
 def names(question: str) -> tuple[Concept, ...]:
@@ -70,7 +71,7 @@ def names(question: str) -> tuple[Concept, ...]:
     Chinese news calls the exchange 北交所."""
     table = _tables()[1]
     found: list[Concept] = []
-    for run in re.finditer(r"[A-Z][A-Za-z0-9]*(?:'[a-z]+)?(?:[\s-]+[A-Z][A-Za-z0-9]*(?:'[a-z]+)?)*", question):
+    for run in _CAPITALISED_RUN.finditer(question):
         words = [w.lower() for w in _CAPITALISED.findall(run.group(0))]
         if all(w in _stopwords() for w in words):
             continue  # China, US: a story may say 我国 or 美方
