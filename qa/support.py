@@ -174,11 +174,10 @@ def _decide_english(
     threshold = model.english_dense_threshold + (strictness - 0.5) * 0.04
     ok = scores[best] >= threshold
     confidence = max(0.0, min(1.0, 0.5 + (scores[best] - threshold) * 10))
-    reason = "" if ok else "资料中没有与该英文问题足够相关的内容"
-    if not ok and scores[best] == 0.0:
-        reason = _reason(analysis, evidence[best])
+    reason = ""
     if not ok:  # the Chinese path checks far more (news set: 81 % answered right, English 41 %)
-        reason += "。英文问题只能按语义比对，改用中文提问往往能找到答案。"
+        why = _reason(analysis, evidence[best]) if scores[best] == 0.0 else "资料中没有与该英文问题足够相关的内容"
+        reason = why + "。英文问题只能按语义比对，改用中文提问往往能找到答案。"
     return Support(ok, confidence, (), reason, score=float(scores[best])), best
 
 

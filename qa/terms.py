@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.text import normalize
+
+if TYPE_CHECKING:
+    from qa.translate import Concept
 
 NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|亿|万|千|百|%|‰)?")
 _DIGIT_COMMA = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
@@ -273,14 +278,29 @@ _ENGLISH_UNITS = (
 _COLLOQUIAL_WH = (("啥", "什么"), ("咋", "怎么"))
 
 
-def _asking_clause(question: str) -> str:
-    """The clause that asks: the last one holding a question word (``手里有几个专利，国家有啥融资路子？``
-    asks ``有啥``; the first ``几个`` is "a few"), with colloquial question words in their standard form."""
+def _clauses(question: str) -> list[str]:
+    return [c for c in re.split(r"[，,；;]", question) if c.strip()]
+
+
+def _standard_wh(question: str) -> str:
+    """The question with its colloquial question words in their standard form (啥 → 什么)."""
     for a, b in _COLLOQUIAL_WH:
         question = question.replace(a, b)
-    clauses = [c for c in re.split(r"[，,；;]", question) if c.strip()]
-    asking = [c for c in clauses if _WH_PHRASE.search(c)]
-    return asking[-1] if asking else question
+    return question
+
+
+def _asking_index(question: str) -> int | None:
+    """Which of the question's ``_clauses`` asks: the last one holding a question word
+    (``手里有几个专利，国家有啥融资路子？`` asks ``有啥``; the first ``几个`` is "a few")."""
+    asking = [i for i, c in enumerate(_clauses(_standard_wh(question))) if _WH_PHRASE.search(c)]
+    return asking[-1] if asking else None
+
+
+def _asking_clause(question: str) -> str:
+    """The clause that asks (see ``_asking_index``), with colloquial question words in their standard form."""
+    i = _asking_index(question)
+    standard = _standard_wh(question)
+    return standard if i is None else _clauses(standard)[i]
 
 
 @functools.cache
@@ -320,16 +340,15 @@ PREAMBLE_SOFT = 0.3
 _FIRST_PERSON = re.compile(r"(?:我|咱|本人)")
 
 
-def _soften_preamble(terms: tuple[Term, ...], q: str) -> tuple[Term, ...]:
+def _soften_preamble(terms: tuple[Term, ...], q: str, names: Sequence[str]) -> tuple[Term, ...]:
     """Terms that only the clauses before the asking one use, when those start in the first person,
-    cost ``PREAMBLE_SOFT`` of their weight when missing; names there (宁夏) still count in full."""
-    clauses = [c for c in re.split(r"[，,；;]", q) if c.strip()]
+    cost ``PREAMBLE_SOFT`` of their weight when missing; ``names`` there (宁夏) still count in full."""
+    clauses = _clauses(q)
     if len(clauses) < 2 or not _FIRST_PERSON.match(clauses[0]):
         return terms
-    standard = [c.replace("啥", "什么").replace("咋", "怎么") for c in clauses]
-    asking = max((i for i, c in enumerate(standard) if _WH_PHRASE.search(c)), default=len(clauses) - 1)
+    asking = _asking_index(q)
+    asking = len(clauses) - 1 if asking is None else asking
     before, rest = "".join(clauses[:asking]).lower(), "".join(clauses[asking:]).lower()
-    names = set(_names(q))
     soft = [t.text in before and t.text not in rest and t.text not in names for t in terms]
     return tuple(replace(t, soft=PREAMBLE_SOFT) if s else t for t, s in zip(terms, soft, strict=True))
 
@@ -339,13 +358,17 @@ def _english_terms(q: str) -> tuple[Term, ...]:
     of its most likely translation; names in pinyin (Zhaoqing) are left to the dense match."""
     from qa.translate import translate
 
-    return tuple(Term(c.english, term_weight(c.chinese[0]), translations=c.chinese) for c in translate(q))
+    return _concept_terms(translate(q))
 
 
 def _english_names(q: str) -> tuple[Term, ...]:
     from qa.translate import names
 
-    return tuple(Term(c.english, term_weight(c.chinese[0]), translations=c.chinese) for c in names(q))
+    return _concept_terms(names(q))
+
+
+def _concept_terms(concepts: Sequence[Concept]) -> tuple[Term, ...]:
+    return tuple(Term(c.english, term_weight(c.chinese[0]), translations=c.chinese) for c in concepts)
 
 
 def _unmerge(token: str) -> str:
@@ -381,7 +404,8 @@ def analyze(question: str) -> QuestionAnalysis:
     answer_type, unit = _answer_slot(_asking_clause(first))
     content = _WH_PHRASE.sub(" ", q).lower()
     english = is_english(q)
-    terms = _english_terms(q) if english else _soften_preamble(_terms(content), q)
+    tagged_names = [] if english else _names(q)
+    terms = _english_terms(q) if english else _soften_preamble(_terms(content), q, tagged_names)
     words = {t.text for t in terms}
     focus, key, clause = _focus(first.lower(), words, answer_type == "number")
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
@@ -389,7 +413,7 @@ def analyze(question: str) -> QuestionAnalysis:
     numbers = question_numbers(q)
     if english:  # "100 million yuan" is written 亿元 in Chinese: only years are checked
         numbers = tuple(n for n in numbers if re.fullmatch(r"(1[89]|20)\d\d", n))
-    names = () if english else tuple(dict.fromkeys(w for w in _names(q) if w in words))
+    names = tuple(dict.fromkeys(w for w in tagged_names if w in words))
     required = () if english else _required(q, first.lower(), key, words, names)
     predicate = _predicate(content, words)
     places = tuple(sorted((w for w in required if _is_place(w)), key=q.lower().find))  # in question order
