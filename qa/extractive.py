@@ -33,7 +33,9 @@ from qa.terms import (
     char_bigrams,
     coverage,
     focus_share,
+    key_missing,
     numbers_missing,
+    required_missing,
     restates,
     typed_answer,
 )
@@ -254,6 +256,7 @@ def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retriev
     are left out: a story gives them once, at its start."""
     if not hits:
         return -1
+    hits = _holding_key(analysis, hits, retrieved)
     amounts = tuple(n for n in analysis.numbers if n.startswith("=") or n.endswith(("%", "‰")))
     if amounts:
         only = replace(analysis, numbers=amounts)
@@ -262,6 +265,34 @@ def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retriev
             if not numbers_missing(only, p.title + "\n" + p.text):
                 return rank
     return hits[0].rank
+
+
+def _holding_key(
+    analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retrieved: Sequence[ScoredPassage]
+) -> Sequence[SentenceHit]:
+    """``hits`` without the passages ranked before the first one that holds what is asked about,
+    when the best passage lacks the key noun (项目经理 in 项目经理是谁) and a later one has it, with
+    the question's names and at least the same coverage."""
+    if not analysis.key:
+        return hits
+
+    def whole(rank: int) -> str:
+        p = retrieved[rank].passage
+        return p.title + "\n" + p.text
+
+    first = whole(hits[0].rank)
+    if not key_missing(analysis, first):
+        return hits
+    floor = coverage(analysis, first).share
+    for rank in dict.fromkeys(h.rank for h in hits):
+        text = whole(rank)
+        if (
+            not key_missing(analysis, text)
+            and not required_missing(analysis, text)
+            and coverage(analysis, text).share >= floor
+        ):
+            return [h for h in hits if h.rank == rank]
+    return hits
 
 
 def quotes_the_kind(analysis: QuestionAnalysis, chosen: Sequence[SentenceHit]) -> bool:
@@ -301,17 +332,22 @@ def choose_sentences(
     """
     if not hits:
         return []
-    if asks_wh(analysis):  # a sentence that only repeats the question does not answer it
-        hits = [h for h in hits if not restates(analysis, h.text)] or hits
     first = next((h for h in hits if h.rank == anchor), hits[0])
-    chosen = [first]
-    same = [h for h in hits if h.rank == first.rank and h is not first]
-    runner = next((h for h in same if h.score >= first.score - margin), None)
-    if runner is None and (first.typed is False or len(first.text) < 20):
-        after = [h for h in same if h.start >= first.end]
-        runner = min(after, key=lambda h: h.start) if after else None
-    if runner is not None:
-        chosen.append(runner)
+    section = _section_under(analysis, first, hits)
+    if section:
+        chosen = section
+    else:
+        if asks_wh(analysis):  # a sentence that only repeats the question does not answer it
+            hits = [h for h in hits if not restates(analysis, h.text)] or hits
+        first = next((h for h in hits if h.rank == anchor), hits[0])
+        chosen = [first]
+        same = [h for h in hits if h.rank == first.rank and h is not first]
+        runner = next((h for h in same if h.score >= first.score - margin), None)
+        if runner is None and (first.typed is False or len(first.text) < 20):
+            after = [h for h in same if h.start >= first.end]
+            runner = min(after, key=lambda h: h.start) if after else None
+        if runner is not None:
+            chosen.append(runner)
     parts = question_parts(analysis.question)
     for i, part in enumerate(parts if len(parts) > 1 else ()):
         own = part_hits[i] if i < len(part_hits) else None
@@ -321,6 +357,17 @@ def choose_sentences(
     return sorted(chosen, key=lambda h: (h.rank, h.start))
 
 
+def _section_under(analysis: QuestionAnalysis, first: SentenceHit, hits: list[SentenceHit]) -> list[SentenceHit]:
+    """When the best sentence is a heading that only restates the question (处理好速度与质量的关系。
+    for 企业该咋处理好速度和质量的关系？), the first two sentences of its section: what the heading
+    promises is said there. Empty otherwise."""
+    if not (asks_wh(analysis) and restates(analysis, first.text)):
+        return []
+    after = sorted((h for h in hits if h.rank == first.rank and h.start >= first.end), key=lambda h: h.start)
+    return after[:SECTION_SENTENCES]
+
+
+SECTION_SENTENCES = 2
 _PART_FLOOR = 2.0  # how far below the best sentence another part's sentence may score (without own hits)
 
 

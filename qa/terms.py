@@ -322,16 +322,40 @@ def _terms(content: str) -> tuple[Term, ...]:
 
     seen: set[str] = set()
     terms: list[Term] = []
-    for tok in rjieba.cut(content):
+    for tok in _join_verdicts(rjieba.cut(content)):
         tok = _unmerge(tok.strip())
         if not tok or tok in seen or tok in QUESTION_WORDS or tok in _stopwords() or not re.search(r"\w", tok):
             continue
-        if NUMBER.fullmatch(tok) or re.fullmatch(r"[\d.]+[年月日号]?", tok):
-            continue  # numbers are checked on their own
+        if NUMBER.fullmatch(tok) or re.fullmatch(r"[\d.]+[年月日号]?", tok) or _one_of(tok):
+            continue  # numbers are checked on their own; 开个 / 每个 say nothing of the topic
         seen.add(tok)
         parts = tuple(p for p in rjieba.cut_for_search(tok) if p != tok and len(p) > 1) if len(tok) >= 3 else ()
-        terms.append(Term(tok, term_weight(tok), parts))
+        terms.append(Term(tok, term_weight(tok), parts, soft=PREAMBLE_SOFT if tok in VERDICTS else 1.0))
     return tuple(terms)
+
+
+def _one_of(token: str) -> bool:
+    """A verb or determiner with the measure word 个 (开个小饭馆, 每个人), which the cutter keeps as one
+    rare word that would weigh more than 饭馆; not 单个 (a single one), which it tags as a modifier."""
+    import rjieba
+
+    return len(token) == 2 and token[1] == "个" and rjieba.tag(token)[0][1] in ("q", "r")
+
+
+# How an asker judges a plan (靠谱吗, 划不划算, 有啥坑): a story says what makes it so (加盟费, 扣点成本),
+# seldom the verdict itself, so a missing verdict costs what a term of the asker's own situation does.
+VERDICTS = frozenset(_words("靠谱 划算 合算 划得来 值得 值不值得 坑 踩坑 坑人 可行 稳妥 明智"))
+
+
+def _join_verdicts(tokens: Sequence[str]) -> list[str]:
+    """Tokens with a verdict the cutter splits in two (靠 / 谱) joined again."""
+    out: list[str] = []
+    for tok in tokens:
+        if out and out[-1] + tok in VERDICTS:
+            out[-1] += tok
+        else:
+            out.append(tok)
+    return out
 
 
 # What a missing term of the asker's own situation costs (我在宁夏开厂，今年招了个应届大学生，…): the story

@@ -322,8 +322,38 @@ def test_a_heading_that_only_repeats_a_how_question_is_not_quoted_as_its_answer(
     body = SentenceHit(0, 12, 40, "质量是速度的根本，速度是质量的载体，二者互为依托。", 0.6, 0.9, 3.2)
     assert restates(analyze(question), heading.text) and not restates(analyze(question), body.text)
     assert choose_sentences(analyze(question), [heading, body], 0) == [body]
+    # The section under such a heading answers it: its first two sentences, whatever they score.
+    second = SentenceHit(0, 40, 60, "在新发展阶段，速度和质量形成合力。", 0.6, 0.9, 4.4)
+    third = SentenceHit(0, 60, 80, "速度与质量的融合飞跃是战略选择。", 0.6, 0.9, 4.1)
+    other = SentenceHit(1, 0, 20, "处理好创新与人才的关系很重要。", 0.4, 0.9, 4.3)
+    hits = [heading, second, other, third, body]
+    assert choose_sentences(analyze(question), hits, 0) == [body, second]
     # A sentence with a number the question lacks says something new; a yes-or-no question may be
     # answered by a sentence in its own words.
     assert not restates(analyze("华为是哪一年成立的？"), "华为成立于1987年。")
     whether = "企业是否要处理好速度与质量的关系？"
     assert choose_sentences(analyze(whether), [heading, body], 0)[0] == heading
+
+
+def test_the_quote_moves_to_a_passage_holding_what_is_asked_about() -> None:
+    from core.types import Passage, ScoredPassage
+    from qa.extractive import SentenceHit, quote_start
+
+    def passage(text: str) -> ScoredPassage:
+        return ScoredPassage(Passage(text[:6], "d", "d.txt", "祥符区", 1, 1, 1, 0, len(text), text), 1.0)
+
+    retrieved = [
+        passage("截至目前，祥符区高端装备制造产业园已与10余家企业洽谈入驻事宜。"),
+        passage("祥符区高端装备制造产业园项目施工现场，项目经理刘道洪向记者介绍说，12栋楼已经封顶。"),
+        passage("项目经理王某介绍，开封的另一家工厂已投产。"),
+    ]
+    hits = [
+        SentenceHit(0, 0, 30, retrieved[0].passage.text, 0.7, 0.9, 7.0),
+        SentenceHit(2, 0, 20, retrieved[2].passage.text, 0.3, 0.9, 4.0),
+        SentenceHit(1, 0, 40, retrieved[1].passage.text, 0.9, 0.9, 3.0),
+    ]
+    # The best sentence's passage lacks 项目经理; the one that has it and covers as much is quoted,
+    # not the one that has it but covers less of the question.
+    assert quote_start(analyze("祥符区高端装备制造产业园项目的项目经理是谁？"), hits, retrieved) == 1
+    # A question whose key the best passage holds stays with it.
+    assert quote_start(analyze("祥符区高端装备制造产业园在和多少家企业洽谈？"), hits, retrieved) == 0

@@ -368,3 +368,22 @@ def test_the_askers_own_situation_costs_less_when_the_story_does_not_say_it() ->
     # Found, such a term counts in full; without a first-person opening nothing is softened.
     assert coverage(analysis, passage + "开厂应届今年招大学生").share == pytest.approx(1.0)
     assert all(t.soft == 1.0 for t in analyze("宁夏今年招了应届大学生的企业能领多少一次性扩岗补助？").terms)
+
+
+def test_a_verb_or_determiner_with_ge_is_no_term_but_single_is() -> None:
+    words = {t.text for t in analyze("我开个小饭馆，跟外卖平台合作到底划不划算？").terms}
+    assert "开个" not in words and "饭馆" in words
+    assert "每个" not in {t.text for t in analyze("新增居民存款平均到每个人是多少钱？").terms}
+    assert "单个" in {t.text for t in analyze("北京对单个企业的技术改造项目最多补贴多少钱？").terms}
+
+
+def test_a_verdict_the_story_does_not_state_costs_less() -> None:
+    from qa.terms import PREAMBLE_SOFT
+
+    analysis = analyze("加盟个品牌开店靠谱吗，有啥坑？")
+    terms = {t.text: t for t in analysis.terms}
+    assert "靠谱" in terms and "谱" not in terms  # the cutter's 靠 / 谱 joined again
+    assert terms["靠谱"].soft == terms["坑"].soft == PREAMBLE_SOFT and terms["品牌"].soft == 1.0
+    passage = "加盟品牌开店，初期须支付不菲的加盟费。"
+    assert coverage(analysis, passage).share > 0.6
+    assert coverage(analysis, passage + "很靠谱，没有坑。").share == pytest.approx(1.0)
