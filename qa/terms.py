@@ -777,14 +777,28 @@ def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:
         return _has_name(hay, analysis.answer_type)
     if analysis.answer_type != "number":
         return None
-    if not analysis.unit:
+    return _has_amount(analysis.unit, hay) and _per_unit_given(analysis, hay)
+
+
+def _has_amount(unit: str, hay: str) -> bool:
+    if not unit:
         return bool(_ANY_NUMBER.search(hay))
-    units = UNIT_SYNONYMS.get(analysis.unit, (analysis.unit,))
+    units = UNIT_SYNONYMS.get(unit, (unit,))
     alt = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
-    if analysis.unit == "%":
+    if unit == "%":
         return bool(re.search(rf"\d\s*(?:{alt})|百分之|[{_CN_DIGITS}]成", hay))
     pattern = rf"{_NUM}\s*(?:多|余|来)?\s*(?:万亿|亿|万|千|百)?\s*(?:多|余)?\s*(?:{alt})"
     return bool(re.search(pattern, hay))
+
+
+# A figure per unit (平均到每个人, 每亩, 每日多少桶): the answer says so (每人存了1.2万, 人均, 亩均, 平均,
+# 100万桶/日, 一天只有8班); a total (新增16.67万亿) is not one.
+_PER_UNIT_ASKED = re.compile(r"每(?:一)?(?:个|位|名|家)?[\u4e00-\u9fff]|[人户亩年月日]均|平均")
+_PER_UNIT_GIVEN = re.compile(r"每|均|/|一[天日年月周]")
+
+
+def _per_unit_given(analysis: QuestionAnalysis, hay: str) -> bool:
+    return not _PER_UNIT_ASKED.search(analysis.question) or bool(_PER_UNIT_GIVEN.search(hay))
 
 
 # 一栋栋厂房, 一个个项目: a reduplicated measure word describes, it does not count.

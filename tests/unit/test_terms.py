@@ -387,3 +387,17 @@ def test_a_verdict_the_story_does_not_state_costs_less() -> None:
     passage = "加盟品牌开店，初期须支付不菲的加盟费。"
     assert coverage(analysis, passage).share > 0.6
     assert coverage(analysis, passage + "很靠谱，没有坑。").share == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        ("2023年新增居民存款平均到每个人大约是多少钱？", "其中居民存款新增16.67万亿。", False),  # a total
+        ("2023年新增居民存款平均到每个人大约是多少钱？", "16.67万亿相当于14亿人，每人存了1.2万。", True),
+        ("沙特把每日多少桶的减产计划延长到9月底？", "自愿减产100万桶/日的协议将再延长一个月。", True),
+        ("车站每天有几班往返班次？", "一天只有8班固定往返班次。", True),
+        ("土地出让起始价是多少万元？", "起始价为120万元。", True),  # no figure per unit asked
+    ],
+)
+def test_a_figure_per_unit_is_answered_by_one(question: str, text: str, expected: bool) -> None:
+    assert typed_answer(analyze(question), text) is expected
