@@ -576,7 +576,20 @@ _FIRM_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})(?:(?:股份)?(?:有限)?公�
 
 
 def _mentions(phrase: str, hay: str) -> bool:
-    return _present(phrase, hay) or _present(_ADMIN_SUFFIX.sub("", phrase), hay)
+    if _present(phrase, hay) or _present(_ADMIN_SUFFIX.sub("", phrase), hay):
+        return True
+    gov = _GOVERNMENT.fullmatch(phrase)  # 上海市政府: 上海市人民政府, or 上海 and 市政府 apart
+    if gov is None:
+        return False
+    place, level = gov.group(1), gov.group(1)[-1]
+    return _present(place + "人民政府", hay) or (
+        _mentions(place, hay) and (_present(level + "政府", hay) or _present(level + "人民政府", hay))
+    )
+
+
+# A government is named with or without 人民 (上海市政府, 上海市人民政府), and a story about one names its
+# place once and then says 市政府.
+_GOVERNMENT = re.compile(r"([\u4e00-\u9fff]{2,}?[省市县区])(?:人民)?政府")
 
 
 def _present(word: str, hay: str) -> bool:

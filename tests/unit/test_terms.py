@@ -401,3 +401,12 @@ def test_a_verdict_the_story_does_not_state_costs_less() -> None:
 )
 def test_a_figure_per_unit_is_answered_by_one(question: str, text: str, expected: bool) -> None:
     assert typed_answer(analyze(question), text) is expected
+
+
+def test_a_government_is_named_with_or_without_renmin_and_its_place_apart() -> None:
+    analysis = analyze("上海市政府常务会议原则同意了哪份新版工作规则？")
+    assert "上海市政府" in analysis.required
+    assert required_missing(analysis, "会议原则同意新版《上海市人民政府工作规则》") == ()
+    assert required_missing(analysis, "上海市市长龚正今天主持召开市政府常务会议") == ()
+    assert required_missing(analysis, "北京市市长今天主持召开市政府常务会议") == ("上海市政府",)
+    assert required_missing(analysis, "上海市总工会今天召开会议") == ("上海市政府",)
