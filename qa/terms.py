@@ -330,7 +330,7 @@ def _terms(content: str) -> tuple[Term, ...]:
             continue  # numbers are checked on their own; 开个 / 每个 say nothing of the topic
         seen.add(tok)
         parts = tuple(p for p in rjieba.cut_for_search(tok) if p != tok and len(p) > 1) if len(tok) >= 3 else ()
-        terms.append(Term(tok, term_weight(tok), parts, soft=PREAMBLE_SOFT if tok in VERDICTS else 1.0))
+        terms.append(Term(tok, term_weight(tok), parts, soft=PREAMBLE_SOFT if tok in VERDICTS | NAMING_VERBS else 1.0))
     return tuple(terms)
 
 
@@ -345,6 +345,8 @@ def _one_of(token: str) -> bool:
 # How an asker judges a plan (靠谱吗, 划不划算, 有啥坑): a story says what makes it so (加盟费, 扣点成本),
 # seldom the verdict itself, so a missing verdict costs what a term of the asker's own situation does.
 VERDICTS = frozenset(_words("靠谱 划算 合算 划得来 值得 值不值得 坑 踩坑 坑人 可行 稳妥 明智"))
+# Likewise a figure of speech the question names (被比作, 被誉为): the story uses it (是经济的毛细血管) unnamed.
+NAMING_VERBS = frozenset(_words("比作 比喻 比喻为 称作 称为 誉为 被誉为 叫做 号称 称之为"))
 
 
 def _join_verdicts(tokens: Sequence[str]) -> list[str]:

@@ -387,6 +387,8 @@ def test_a_verdict_the_story_does_not_state_costs_less() -> None:
     passage = "加盟品牌开店，初期须支付不菲的加盟费。"
     assert coverage(analysis, passage).share > 0.6
     assert coverage(analysis, passage + "很靠谱，没有坑。").share == pytest.approx(1.0)
+    likened = {t.text: t for t in analyze("还有什么主体被比作中国经济的“毛细血管”？").terms}
+    assert likened["比作"].soft == PREAMBLE_SOFT and likened["毛细血管"].soft == 1.0
 
 
 @pytest.mark.parametrize(
