@@ -510,8 +510,17 @@ def _required(q: str, first: str, key: tuple[str, ...], terms: set[str], names: 
 def _names(q: str) -> list[str]:
     import rjieba
 
-    # jieba tags some times as names (今年夏天 as a person): a time is the story's setting, not a name.
-    return [w.lower() for w, f in rjieba.tag(q) if f in _ENTITY_TAGS and len(w) >= 2 and not _TIME.search(w)]
+    # jieba tags some times as names (今年夏天 as a person): a time is the story's setting, not a name;
+    # and some verbs as places (新建, a county in Jiangxi): a place does not take 了 (新建了个零工驿站).
+    tagged = rjieba.tag(q)
+    return [
+        w.lower()
+        for i, (w, f) in enumerate(tagged)
+        if f in _ENTITY_TAGS
+        and len(w) >= 2
+        and not _TIME.search(w)
+        and not (f.startswith("ns") and i + 1 < len(tagged) and tagged[i + 1][0] in ("了", "过", "着"))
+    ]
 
 
 def _attributes(q: str, key: tuple[str, ...], terms: set[str]) -> list[str]:

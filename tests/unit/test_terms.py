@@ -412,3 +412,9 @@ def test_a_government_is_named_with_or_without_renmin_and_its_place_apart() -> N
     assert required_missing(analysis, "上海市市长龚正今天主持召开市政府常务会议") == ()
     assert required_missing(analysis, "北京市市长今天主持召开市政府常务会议") == ("上海市政府",)
     assert required_missing(analysis, "上海市总工会今天召开会议") == ("上海市政府",)
+
+
+def test_a_verb_jieba_tags_as_a_place_is_not_required() -> None:
+    a = analyze("我在格尔木打零工，听说新建了个零工驿站，还能享受哪些免费服务？")
+    assert "格尔木" in a.required and "新建" not in a.required  # 新建 is also a county in Jiangxi
+    assert "新建" in analyze("江西新建区今年的GDP是多少？").required
