@@ -141,6 +141,8 @@ class QuestionAnalysis:
     # An English question's places and firms that CC-CEDICT knows by name, each with its Chinese
     # candidates (Shanghai → 上海): one of them must be in the passage or its article's opening.
     english_names: tuple[Term, ...] = ()
+    # Amounts of the asker's own situation (see ``_own_amounts``): a range in the passage covers them.
+    own_amounts: tuple[str, ...] = ()
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -366,17 +368,31 @@ PREAMBLE_SOFT = 0.3
 _FIRST_PERSON = re.compile(r"(?:我|咱|本人)")
 
 
-def _soften_preamble(terms: tuple[Term, ...], q: str, names: Sequence[str]) -> tuple[Term, ...]:
-    """Terms that only the clauses before the asking one use, when those start in the first person,
-    cost ``PREAMBLE_SOFT`` of their weight when missing; ``names`` there (宁夏) still count in full."""
+def _preamble(q: str) -> tuple[str, str]:
+    """(the asker's own situation, the rest): the clauses before the asking one when they start in the
+    first person (我在宁夏开厂，今年招了个应届大学生，企业能领多少…), else ``("", q)``; lower-cased."""
     clauses = _clauses(q)
     if len(clauses) < 2 or not _FIRST_PERSON.match(clauses[0]):
-        return terms
+        return "", q.lower()
     asking = _asking_index(q)
     asking = len(clauses) - 1 if asking is None else asking
-    before, rest = "".join(clauses[:asking]).lower(), "".join(clauses[asking:]).lower()
-    soft = [t.text in before and t.text not in rest and t.text not in names for t in terms]
+    return "".join(clauses[:asking]).lower(), "".join(clauses[asking:]).lower()
+
+
+def _soften_preamble(terms: tuple[Term, ...], q: str, names: Sequence[str]) -> tuple[Term, ...]:
+    """Terms that only the asker's own situation uses (see ``_preamble``) cost ``PREAMBLE_SOFT`` of their
+    weight when missing; ``names`` there (宁夏) still count in full."""
+    before, rest = _preamble(q)
+    soft = [bool(before) and t.text in before and t.text not in rest and t.text not in names for t in terms]
     return tuple(replace(t, soft=PREAMBLE_SOFT) if s else t for t, s in zip(terms, soft, strict=True))
+
+
+def _own_amounts(q: str) -> tuple[str, ...]:
+    """The amounts of the asker's own situation (换一辆25万元的新车 → ``=250000``): an instance, which
+    a story's rule may cover by a range (20万元以上每辆补贴6000元) instead of naming it."""
+    before, rest = _preamble(q)
+    own = [n for n in question_numbers(before) if n.startswith("=")] if before else []
+    return tuple(n for n in own if n not in question_numbers(rest))
 
 
 def _english_terms(q: str) -> tuple[Term, ...]:
@@ -461,6 +477,7 @@ def analyze(question: str) -> QuestionAnalysis:
         names,
         setting,
         _english_names(q) if english else (),
+        () if english else _own_amounts(q),
     )
 
 
@@ -782,10 +799,42 @@ def numbers_missing(analysis: QuestionAnalysis, text: str, context: str = "") ->
         return ()
     forms = number_forms(text)
     missing = [n for n in analysis.numbers if n not in forms]
+    if missing and analysis.own_amounts:
+        ranges = amount_ranges(text)
+        missing = [n for n in missing if not (n in analysis.own_amounts and _within(Decimal(n[1:]), ranges))]
     if missing and context:
         years = {n for n in missing if _YEAR.fullmatch(n)} & number_forms(context)
         missing = [n for n in missing if n not in years]
     return tuple(missing)
+
+
+_MAG = r"(\d+(?:\.\d+)?)\s*(万亿|亿|万|千|百)?"
+_RANGE = re.compile(rf"{_MAG}\s*(?:元|块)?\s*(?:至|到|-|—|~)\s*{_MAG}")
+_BOUND_AFTER = re.compile(rf"{_MAG}\s*(?:元|块)?\s*(及以上|以上|及以下|以下|以内)")
+_BOUND_BEFORE = re.compile(rf"(超过|高于|大于|不低于|不少于|不超过|不高于|低于|不足|少于|小于)\s*{_MAG}")
+_UPPER = ("及以下", "以下", "以内", "不超过", "不高于", "低于", "不足", "少于", "小于")
+
+
+def amount_ranges(text: str) -> list[tuple[Decimal | None, Decimal | None]]:
+    """The ranges of amounts ``text`` states: ``10万至20万元`` → (100000, 200000), ``20万元以上`` →
+    (200000, None), ``不超过300万元`` → (None, 3000000)."""
+
+    def value(number: str, unit: str) -> Decimal:
+        return Decimal(number) * _MAGNITUDE.get(unit, 1)
+
+    hay = _DIGIT_COMMA.sub("", normalize(text))
+    out: list[tuple[Decimal | None, Decimal | None]] = []
+    for low, low_unit, high, high_unit in _RANGE.findall(hay):
+        out.append((value(low, low_unit or high_unit), value(high, high_unit)))
+    for number, unit, bound in _BOUND_AFTER.findall(hay):
+        out.append((None, value(number, unit)) if bound in _UPPER else (value(number, unit), None))
+    for bound, number, unit in _BOUND_BEFORE.findall(hay):
+        out.append((None, value(number, unit)) if bound in _UPPER else (value(number, unit), None))
+    return out
+
+
+def _within(amount: Decimal, ranges: list[tuple[Decimal | None, Decimal | None]]) -> bool:
+    return any((low is None or low <= amount) and (high is None or amount <= high) for low, high in ranges)
 
 
 def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:

@@ -418,3 +418,20 @@ def test_a_verb_jieba_tags_as_a_place_is_not_required() -> None:
     a = analyze("我在格尔木打零工，听说新建了个零工驿站，还能享受哪些免费服务？")
     assert "格尔木" in a.required and "新建" not in a.required  # 新建 is also a county in Jiangxi
     assert "新建" in analyze("江西新建区今年的GDP是多少？").required
+
+
+def test_an_amount_of_the_askers_situation_may_be_covered_by_a_range() -> None:
+    from decimal import Decimal
+
+    from qa.terms import amount_ranges
+
+    rule = "补贴标准参考10万至20万元每辆补贴3000元、20万元以上每辆补贴6000元执行。"
+    assert amount_ranges(rule) == [(Decimal(100000), Decimal(200000)), (Decimal(200000), None)]
+    assert amount_ranges("年应纳税所得额不超过300万元的小微企业") == [(None, Decimal(3000000))]
+    covered = analyze("我在山东，想换一辆25万元的新车，按以旧换新政策能领多少补贴？")
+    assert covered.own_amounts == ("=250000",) and numbers_missing(covered, rule) == ()
+    outside = analyze("我在山东，想换一辆8万元的新车，按以旧换新政策能领多少补贴？")
+    assert numbers_missing(outside, rule) == ("=80000",)
+    # An amount the question asks about (not the asker's own) must be there as it is.
+    bound = analyze("山东25万元以上的新车每辆补贴多少？")
+    assert bound.own_amounts == () and numbers_missing(bound, rule) == ("=250000",)
