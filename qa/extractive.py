@@ -392,6 +392,10 @@ def _respectively(question: str) -> list[str]:
         return [question]
     clause_start = max(question.rfind(c, 0, m.start()) for c in "，,；;：:") + 1
     before, phrase, rest = question[:clause_start], question[clause_start : m.start()], question[m.end() :]
+    if not phrase.strip() and clause_start > 0:  # 进行股权融资和债券融资，分别募集了多少资金: the clause before
+        start = max(question.rfind(c, 0, clause_start - 1) for c in "，,；;：:") + 1
+        before, phrase = question[:start], question[start : clause_start - 1]
+        rest = question[clause_start - 1] + rest
     conjuncts = phrase.split("和") if "和" in phrase else re.split(r"[与及、]", phrase)
     if len(conjuncts) < 2 or any(len(_CONTENT.findall(c)) < 2 for c in conjuncts[1:]):
         return [question]
