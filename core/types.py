@@ -81,8 +81,10 @@ class ScoredPassage:
 class Citation:
     """A numbered reference ``[n]`` from an answer to a passage.
 
-    ``quote`` is the supporting span and ``quote_start``/``quote_end`` are its
-    offsets inside ``passage.text`` (for highlighting).
+    ``quote`` is the span supporting the first answer sentence that cites the passage, and
+    ``quote_start``/``quote_end`` are its offsets inside ``passage.text``; ``spans`` holds the
+    offsets of every sentence's supporting span (several sentences may cite one passage), in
+    passage order, for highlighting.
     """
 
     n: int
@@ -90,6 +92,12 @@ class Citation:
     quote: str
     quote_start: int
     quote_end: int
+    spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def highlights(self) -> tuple[tuple[int, int], ...]:
+        """Every supporting span: ``spans``, or the quote's alone."""
+        return self.spans or ((self.quote_start, self.quote_end),)
 
 
 @dataclass(frozen=True)
@@ -164,4 +172,5 @@ def scored_record(s: ScoredPassage) -> dict[str, Any]:
 def citation_record(c: Citation) -> dict[str, Any]:
     record = {"n": c.n, **passage_record(c.passage)}
     record.update(quote=c.quote, quote_start=c.quote_start, quote_end=c.quote_end)
+    record["spans"] = [list(span) for span in c.highlights]
     return record

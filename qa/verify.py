@@ -3,7 +3,7 @@
 Every answer sentence must cite at least one retrieved passage with ``[n]``;
 every number, percentage, date and named entity in it must appear in a
 passage it cites. Unsupported sentences are removed and listed. Each
-citation carries the span of the passage that best supports its sentence.
+citation carries the span of the passage that best supports each sentence citing it.
 """
 
 from __future__ import annotations
@@ -95,21 +95,21 @@ def verify(answer: str, retrieved: list[ScoredPassage]) -> Verified:
     """Drop unsupported sentences; renumber citations 1..m in order of first use."""
     kept: list[str] = []
     removed: list[str] = []
-    numbering: dict[int, int] = {}
-    citations: list[Citation] = []
+    spans: dict[int, list[tuple[int, int]]] = {}  # passage number as cited → its supporting spans, first use first
     for claim in split_claims(answer):
         valid = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(retrieved)]
         sources = [retrieved[n - 1].passage.text for n in valid]
         if not valid or unsupported_facts(claim.text, sources):
             removed.append(claim.text)
             continue
-        marks = []
         for n in valid:
-            if n not in numbering:
-                numbering[n] = len(numbering) + 1
-                p = retrieved[n - 1].passage
-                s, e = best_span(claim.text, p.text)
-                citations.append(Citation(numbering[n], p, p.text[s:e], s, e))
-            marks.append(f"[{numbering[n]}]")
-        kept.append(claim.text + "".join(marks))
+            span = best_span(claim.text, retrieved[n - 1].passage.text)
+            if span not in spans.setdefault(n, []):
+                spans[n].append(span)
+        kept.append(claim.text + "".join(f"[{list(spans).index(n) + 1}]" for n in valid))
+    citations = []
+    for number, (n, found) in enumerate(spans.items(), start=1):
+        p = retrieved[n - 1].passage
+        s, e = found[0]
+        citations.append(Citation(number, p, p.text[s:e], s, e, tuple(sorted(found))))
     return Verified("".join(kept), tuple(citations), tuple(removed))

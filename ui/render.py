@@ -111,12 +111,16 @@ def _lines(escaped: str) -> str:
 # -- the 引用来源 panel --------------------------------------------------------------
 
 
-def highlight(text: str, start: int, end: int, css: str = "yiju-quote") -> str:
-    """``text`` escaped, with ``text[start:end]`` wrapped in ``<mark>``."""
-    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
-    if end <= start:
-        return esc(text)
-    return f'{esc(text[:start])}<mark class="{css}">{esc(text[start:end])}</mark>{esc(text[end:])}'
+def highlight(text: str, spans: Sequence[tuple[int, int]], css: str = "yiju-quote") -> str:
+    """``text`` escaped, with each ``text[start:end]`` of ``spans`` wrapped in ``<mark>``."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        start, end = max(pos, min(start, len(text))), max(0, min(end, len(text)))
+        if end <= start:
+            continue
+        out.append(f'{esc(text[pos:start])}<mark class="{css}">{esc(text[start:end])}</mark>')
+        pos = end
+    return "".join(out) + esc(text[pos:])
 
 
 def _article_span(passage: Passage, document: Document) -> tuple[int, int, bool]:
@@ -133,12 +137,12 @@ def _article_span(passage: Passage, document: Document) -> tuple[int, int, bool]
     return max(start, passage.start - room), min(end, passage.end + room), True
 
 
-def source_html(passage: Passage, document: Document | None, quote: tuple[int, int] | None) -> str:
+def source_html(passage: Passage, document: Document | None, quote: Sequence[tuple[int, int]]) -> str:
     """The "查看原文" view: the article with the passage (and quote) highlighted in place."""
     if document is None or document.text[passage.start : passage.end] != passage.text:
         return '<div class="yiju-doc-missing">原文已不在文档库中（可能已被删除或重新入库）。</div>'
     start, end, cut = _article_span(passage, document)
-    inner = highlight(passage.text, *quote) if quote else esc(passage.text)
+    inner = highlight(passage.text, quote)
     before = esc(document.text[start : passage.start])
     after = esc(document.text[passage.end : end])
     if cut:
@@ -156,13 +160,13 @@ def _location(p: Passage) -> str:
 
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document]) -> str:
     p = citation.passage
-    quote = (citation.quote_start, citation.quote_end)
+    quote = citation.highlights
     return (
         f'<div class="yiju-card" id="{cite_id(turn, citation.n)}">'
         f'<div class="yiju-card-head"><span class="yiju-num">[{citation.n}]</span>'
         f'<span class="yiju-title">《{esc(p.title)}》</span></div>'
         f'<div class="yiju-loc">{_location(p)}</div>'
-        f'<div class="yiju-passage">{highlight(p.text, *quote)}</div>'
+        f'<div class="yiju-passage">{highlight(p.text, quote)}</div>'
         '<details class="yiju-source"><summary>查看原文</summary>'
         f"{source_html(p, documents.get(p.doc_id), quote)}</details></div>"
     )
@@ -177,7 +181,7 @@ def related_card(scored: ScoredPassage, rank: int, turn: int, documents: Mapping
         f'<div class="yiju-loc">{_location(p)}</div>'
         f'<div class="yiju-passage">{esc(p.text)}</div>'
         '<details class="yiju-source"><summary>查看原文</summary>'
-        f"{source_html(p, documents.get(p.doc_id), None)}</details></div>"
+        f"{source_html(p, documents.get(p.doc_id), ())}</details></div>"
     )
 
 

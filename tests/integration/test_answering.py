@@ -7,6 +7,8 @@ import unicodedata
 
 import pytest
 
+from qa.verify import split_claims
+
 pytestmark = pytest.mark.integration
 
 A1 = "五部门联合推动——专利产业化助力中小企业加快成长"
@@ -59,6 +61,10 @@ def test_answerable_questions_are_answered_with_the_right_citation(
         assert f"[{c.n}]" in result.text
         assert c.passage.text[c.quote_start : c.quote_end] == c.quote
         assert _norm(c.quote) in _norm(result.text)  # quoted verbatim
+        assert all(_norm(c.passage.text[s:e]) in _norm(result.text) for s, e in c.highlights)
+    marked = [_norm(c.passage.text[s:e]) for c in result.citations for s, e in c.highlights]
+    for claim in split_claims(result.text):  # each quoted sentence is highlighted in its passage
+        assert any(_norm(claim.text) in m for m in marked), claim.text
 
 
 def test_a_question_in_two_parts_cites_both_paragraphs(assistant) -> None:  # type: ignore[no-untyped-def]

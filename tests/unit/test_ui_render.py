@@ -86,6 +86,19 @@ def test_answer_markers_link_to_their_citation_cards(company: tuple[Document, li
     assert "《第二篇：注册信息》" in card and "companies.md · 第1段" in card
 
 
+def test_a_card_marks_every_sentence_the_answer_quotes(company: tuple[Document, list[Passage]]) -> None:
+    doc, passages = company
+    p = _passage(passages, "丁公司")
+    first, second = "丁公司的注册资本为500万元", "注册地在天津"
+    s1, s2 = p.text.index(first), p.text.index(second)
+    cite = Citation(1, p, first, s1, s1 + len(first), ((s1, s1 + len(first)), (s2, s2 + len(second))))
+
+    card = render.citation_card(cite, 1, {doc.doc_id: doc})
+
+    assert card.count('<mark class="yiju-quote">') == 4  # two in the card, two in the source view
+    assert f'<mark class="yiju-quote">{render.esc(second)}</mark>' in card
+
+
 def test_mode_and_time_are_shown_for_each_answer(company: tuple[Document, list[Passage]]) -> None:
     _, passages = company
     cite = (_citation(_passage(passages, "丙公司"), "3000万元"),)
@@ -99,7 +112,7 @@ def test_mode_and_time_are_shown_for_each_answer(company: tuple[Document, list[P
 def test_source_view_shows_the_article_with_the_passage_in_place(company: tuple[Document, list[Passage]]) -> None:
     doc, passages = company
     p = _passage(passages, "丙公司")
-    view = render.source_html(p, doc, (p.text.index("3000"), p.text.index("3000") + 6))
+    view = render.source_html(p, doc, [(p.text.index("3000"), p.text.index("3000") + 6)])
 
     context = re.search(r'<span class="yiju-ctx">(.*?)</span>', view)
     assert context is not None and "丙公司的注册资本为" in context.group(1)
@@ -115,7 +128,7 @@ def test_source_view_of_a_long_article_is_cut_around_the_passage(tmp_path: Path)
     doc, passages = _load(tmp_path, "long.md", f"# 长文\n\n{filler}关键句：戊公司注册资本为42亿元。\n\n{filler}")
     p = _passage(passages, "戊公司")
 
-    view = render.source_html(p, doc, None)
+    view = render.source_html(p, doc, ())
 
     assert "（前略）…" in view and "…（后略）" in view
     assert "戊公司注册资本为42亿元" in view
@@ -124,7 +137,7 @@ def test_source_view_of_a_long_article_is_cut_around_the_passage(tmp_path: Path)
 
 def test_source_view_says_so_when_the_document_is_gone(company: tuple[Document, list[Passage]]) -> None:
     _, passages = company
-    assert "原文已不在文档库中" in render.source_html(passages[0], None, None)
+    assert "原文已不在文档库中" in render.source_html(passages[0], None, ())
 
 
 def test_document_and_user_text_is_escaped_everywhere(tmp_path: Path) -> None:
