@@ -10,7 +10,8 @@ the rank of its passage. The weights were fitted on CMRC2018 dev (see
 ``SENTENCE_WEIGHTS``). The best sentence is quoted verbatim with its ``[n]``;
 a close runner-up of the same passage (or the next sentence, when the best
 one is short or lacks the kind of answer) is added, and for a message asking
-several questions, the best sentence for each further part.
+several questions, the best sentence for each further part. A best sentence
+that is a heading restating the question is replaced by its section's opening.
 """
 
 from __future__ import annotations
@@ -320,34 +321,18 @@ def choose_sentences(
 ) -> list[SentenceHit]:
     """The sentences to quote, in passage order.
 
-    The best sentence of the anchor passage; then a runner-up of the same
-    passage within ``margin`` (a logit: on CMRC2018 dev questions 300–900,
-    0.5 / 1 / 2 quote the answer for 82.8 / 84.0 / 85.8 % at 61 / 65 / 71
-    characters on average), or, when the best one is short or
-    lacks the kind of answer asked for, the sentence right after it; then,
-    for a question in several parts (two question marks), the best sentence
-    for each part that the quote does not cover yet. ``part_hits`` holds the
-    sentences scored for each part on its own (``question_parts``); without
-    it, a part takes the hit covering most of it among those close to the best.
+    The best sentence of the anchor passage and a runner-up (see ``_best_and_runner``),
+    or, when that best sentence is a heading restating the question, its section
+    (``_section_under``); then, for a question in several parts (two question
+    marks), the best sentence for each part that the quote does not cover yet.
+    ``part_hits`` holds the sentences scored for each part on its own
+    (``question_parts``); without it, a part takes the hit covering most of it
+    among those close to the best.
     """
     if not hits:
         return []
     first = next((h for h in hits if h.rank == anchor), hits[0])
-    section = _section_under(analysis, first, hits)
-    if section:
-        chosen = section
-    else:
-        if asks_wh(analysis):  # a sentence that only repeats the question does not answer it
-            hits = [h for h in hits if not restates(analysis, h.text)] or hits
-        first = next((h for h in hits if h.rank == anchor), hits[0])
-        chosen = [first]
-        same = [h for h in hits if h.rank == first.rank and h is not first]
-        runner = next((h for h in same if h.score >= first.score - margin), None)
-        if runner is None and (first.typed is False or len(first.text) < 20):
-            after = [h for h in same if h.start >= first.end]
-            runner = min(after, key=lambda h: h.start) if after else None
-        if runner is not None:
-            chosen.append(runner)
+    chosen = _section_under(analysis, first, hits) or _best_and_runner(analysis, hits, anchor, margin)
     parts = question_parts(analysis.question)
     for i, part in enumerate(parts if len(parts) > 1 else ()):
         own = part_hits[i] if i < len(part_hits) else None
@@ -355,6 +340,24 @@ def choose_sentences(
         if extra is not None:
             chosen.append(extra)
     return sorted(chosen, key=lambda h: (h.rank, h.start))
+
+
+def _best_and_runner(
+    analysis: QuestionAnalysis, hits: list[SentenceHit], anchor: int, margin: float
+) -> list[SentenceHit]:
+    """The best sentence of the anchor passage that does not merely repeat the question; then a
+    runner-up of the same passage within ``margin`` (a logit: on CMRC2018 dev questions 300–900,
+    0.5 / 1 / 2 quote the answer for 82.8 / 84.0 / 85.8 % at 61 / 65 / 71 characters on average),
+    or, when the best one is short or lacks the kind of answer asked for, the sentence right after it."""
+    if asks_wh(analysis):
+        hits = [h for h in hits if not restates(analysis, h.text)] or hits
+    first = next((h for h in hits if h.rank == anchor), hits[0])
+    same = [h for h in hits if h.rank == first.rank and h is not first]
+    runner = next((h for h in same if h.score >= first.score - margin), None)
+    if runner is None and (first.typed is False or len(first.text) < 20):
+        after = [h for h in same if h.start >= first.end]
+        runner = min(after, key=lambda h: h.start) if after else None
+    return [first] if runner is None else [first, runner]
 
 
 def _section_under(analysis: QuestionAnalysis, first: SentenceHit, hits: list[SentenceHit]) -> list[SentenceHit]:

@@ -817,7 +817,8 @@ _UPPER = ("及以下", "以下", "以内", "不超过", "不高于", "低于", "
 
 def amount_ranges(text: str) -> list[tuple[Decimal | None, Decimal | None]]:
     """The ranges of amounts ``text`` states: ``10万至20万元`` → (100000, 200000), ``20万元以上`` →
-    (200000, None), ``不超过300万元`` → (None, 3000000)."""
+    (200000, None), ``不超过300万元`` → (None, 3000000). Only amounts in 万, 亿… (the asker's amounts
+    compared with them are, see ``_own_amounts``): ``1-5月`` and ``2020-2025年`` are no amounts."""
 
     def value(number: str, unit: str) -> Decimal:
         return Decimal(number) * _MAGNITUDE.get(unit, 1)
@@ -825,11 +826,12 @@ def amount_ranges(text: str) -> list[tuple[Decimal | None, Decimal | None]]:
     hay = _DIGIT_COMMA.sub("", normalize(text))
     out: list[tuple[Decimal | None, Decimal | None]] = []
     for low, low_unit, high, high_unit in _RANGE.findall(hay):
-        out.append((value(low, low_unit or high_unit), value(high, high_unit)))
-    for number, unit, bound in _BOUND_AFTER.findall(hay):
-        out.append((None, value(number, unit)) if bound in _UPPER else (value(number, unit), None))
-    for bound, number, unit in _BOUND_BEFORE.findall(hay):
-        out.append((None, value(number, unit)) if bound in _UPPER else (value(number, unit), None))
+        if high_unit:
+            out.append((value(low, low_unit or high_unit), value(high, high_unit)))
+    bounds = [(b, n, u) for n, u, b in _BOUND_AFTER.findall(hay)] + _BOUND_BEFORE.findall(hay)
+    for bound, number, unit in bounds:
+        if unit:
+            out.append((None, value(number, unit)) if bound in _UPPER else (value(number, unit), None))
     return out
 
 

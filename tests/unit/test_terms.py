@@ -435,3 +435,9 @@ def test_an_amount_of_the_askers_situation_may_be_covered_by_a_range() -> None:
     # An amount the question asks about (not the asker's own) must be there as it is.
     bound = analyze("山东25万元以上的新车每辆补贴多少？")
     assert bound.own_amounts == () and numbers_missing(bound, rule) == ("=250000",)
+
+
+def test_dates_and_counts_are_no_ranges_of_amounts() -> None:
+    from qa.terms import amount_ranges
+
+    assert amount_ranges("1-5月，2020-2025年间，共10至20人参加，30人以上的团") == []
