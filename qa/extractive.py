@@ -257,36 +257,33 @@ def quote_start(analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retriev
     are left out: a story gives them once, at its start."""
     if not hits:
         return -1
-    hits = _holding_key(analysis, hits, retrieved)
+    texts: dict[int, str] = {}  # passage rank → title and text, in the order of their best sentence
+    for h in hits:
+        if h.rank not in texts:
+            p = retrieved[h.rank].passage
+            texts[h.rank] = p.title + "\n" + p.text
+    hits = _holding_key(analysis, hits, texts)
     amounts = tuple(n for n in analysis.numbers if n.startswith("=") or n.endswith(("%", "‰")))
     if amounts:
         only = replace(analysis, numbers=amounts)
-        for rank in dict.fromkeys(h.rank for h in hits):  # passages in the order of their best sentence
-            p = retrieved[rank].passage
-            if not numbers_missing(only, p.title + "\n" + p.text):
+        for rank in dict.fromkeys(h.rank for h in hits):
+            if not numbers_missing(only, texts[rank]):
                 return rank
     return hits[0].rank
 
 
 def _holding_key(
-    analysis: QuestionAnalysis, hits: Sequence[SentenceHit], retrieved: Sequence[ScoredPassage]
+    analysis: QuestionAnalysis, hits: Sequence[SentenceHit], texts: dict[int, str]
 ) -> Sequence[SentenceHit]:
     """``hits`` without the passages ranked before the first one that holds what is asked about,
     when the best passage lacks the key noun (项目经理 in 项目经理是谁) and a later one has it, with
-    the question's names and at least the same coverage."""
-    if not analysis.key:
-        return hits
-
-    def whole(rank: int) -> str:
-        p = retrieved[rank].passage
-        return p.title + "\n" + p.text
-
-    first = whole(hits[0].rank)
-    if not key_missing(analysis, first):
+    the question's names and at least the same coverage. ``texts`` are the passages (with their
+    titles) by rank, best first."""
+    first = texts[hits[0].rank]
+    if not analysis.key or not key_missing(analysis, first):
         return hits
     floor = coverage(analysis, first).share
-    for rank in dict.fromkeys(h.rank for h in hits):
-        text = whole(rank)
+    for rank, text in texts.items():
         if (
             not key_missing(analysis, text)
             and not required_missing(analysis, text)

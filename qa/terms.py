@@ -143,6 +143,8 @@ class QuestionAnalysis:
     english_names: tuple[Term, ...] = ()
     # Amounts of the asker's own situation (see ``_own_amounts``): a range in the passage covers them.
     own_amounts: tuple[str, ...] = ()
+    # A figure per unit is asked (平均到每个人, 每亩, 每日多少桶): a total does not answer (see ``typed_answer``).
+    per_unit: bool = False
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -379,18 +381,17 @@ def _preamble(q: str) -> tuple[str, str]:
     return "".join(clauses[:asking]).lower(), "".join(clauses[asking:]).lower()
 
 
-def _soften_preamble(terms: tuple[Term, ...], q: str, names: Sequence[str]) -> tuple[Term, ...]:
-    """Terms that only the asker's own situation uses (see ``_preamble``) cost ``PREAMBLE_SOFT`` of their
-    weight when missing; ``names`` there (宁夏) still count in full."""
-    before, rest = _preamble(q)
+def _soften_preamble(terms: tuple[Term, ...], before: str, rest: str, names: Sequence[str]) -> tuple[Term, ...]:
+    """Terms that only the asker's own situation uses (``before``, see ``_preamble``) cost ``PREAMBLE_SOFT``
+    of their weight when missing; ``names`` there (宁夏) still count in full."""
     soft = [bool(before) and t.text in before and t.text not in rest and t.text not in names for t in terms]
     return tuple(replace(t, soft=PREAMBLE_SOFT) if s else t for t, s in zip(terms, soft, strict=True))
 
 
-def _own_amounts(q: str) -> tuple[str, ...]:
-    """The amounts of the asker's own situation (换一辆25万元的新车 → ``=250000``): an instance, which
-    a story's rule may cover by a range (20万元以上每辆补贴6000元) instead of naming it."""
-    before, rest = _preamble(q)
+def _own_amounts(before: str, rest: str) -> tuple[str, ...]:
+    """The amounts of the asker's own situation (``before``, see ``_preamble``; 换一辆25万元的新车 →
+    ``=250000``): an instance, which a story's rule may cover by a range (20万元以上每辆补贴6000元)
+    instead of naming it."""
     own = [n for n in question_numbers(before) if n.startswith("=")] if before else []
     return tuple(n for n in own if n not in question_numbers(rest))
 
@@ -447,7 +448,8 @@ def analyze(question: str) -> QuestionAnalysis:
     content = _WH_PHRASE.sub(" ", q).lower()
     english = is_english(q)
     tagged_names = [] if english else _names(q)
-    terms = _english_terms(q) if english else _soften_preamble(_terms(content), q, tagged_names)
+    before, rest = ("", q.lower()) if english else _preamble(q)
+    terms = _english_terms(q) if english else _soften_preamble(_terms(content), before, rest, tagged_names)
     words = {t.text for t in terms}
     focus, key, clause = _focus(first.lower(), words, answer_type == "number")
     if answer_type == "time":  # 哪一年开工: the event whose date is asked is the key, verb or not
@@ -477,7 +479,8 @@ def analyze(question: str) -> QuestionAnalysis:
         names,
         setting,
         _english_names(q) if english else (),
-        () if english else _own_amounts(q),
+        () if english else _own_amounts(before, rest),
+        bool(_PER_UNIT_ASKED.search(q)),
     )
 
 
@@ -852,7 +855,7 @@ def typed_answer(analysis: QuestionAnalysis, text: str) -> bool | None:
         return _has_name(hay, analysis.answer_type)
     if analysis.answer_type != "number":
         return None
-    return _has_amount(analysis.unit, hay) and _per_unit_given(analysis, hay)
+    return _has_amount(analysis.unit, hay) and (not analysis.per_unit or bool(_PER_UNIT_GIVEN.search(hay)))
 
 
 def _has_amount(unit: str, hay: str) -> bool:
@@ -870,10 +873,6 @@ def _has_amount(unit: str, hay: str) -> bool:
 # 100万桶/日, 一天只有8班); a total (新增16.67万亿) is not one.
 _PER_UNIT_ASKED = re.compile(r"每(?:一)?(?:个|位|名|家)?[\u4e00-\u9fff]|[人户亩年月日]均|平均")
 _PER_UNIT_GIVEN = re.compile(r"每|均|/|一[天日年月周]")
-
-
-def _per_unit_given(analysis: QuestionAnalysis, hay: str) -> bool:
-    return not _PER_UNIT_ASKED.search(analysis.question) or bool(_PER_UNIT_GIVEN.search(hay))
 
 
 # 一栋栋厂房, 一个个项目: a reduplicated measure word describes, it does not count.

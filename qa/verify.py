@@ -93,7 +93,7 @@ def best_span(sentence: str, passage: str) -> tuple[int, int]:
 
 def verify(answer: str, retrieved: list[ScoredPassage]) -> Verified:
     """Drop unsupported sentences; renumber citations 1..m in order of first use."""
-    kept: list[str] = []
+    kept: list[tuple[str, list[int]]] = []  # supported sentences and the passages they cite
     removed: list[str] = []
     spans: dict[int, list[tuple[int, int]]] = {}  # passage number as cited → its supporting spans, first use first
     for claim in split_claims(answer):
@@ -106,10 +106,12 @@ def verify(answer: str, retrieved: list[ScoredPassage]) -> Verified:
             span = best_span(claim.text, retrieved[n - 1].passage.text)
             if span not in spans.setdefault(n, []):
                 spans[n].append(span)
-        kept.append(claim.text + "".join(f"[{list(spans).index(n) + 1}]" for n in valid))
+        kept.append((claim.text, valid))
+    number = {n: i for i, n in enumerate(spans, start=1)}
+    text = "".join(t + "".join(f"[{number[n]}]" for n in cited) for t, cited in kept)
     citations = []
-    for number, (n, found) in enumerate(spans.items(), start=1):
+    for n, found in spans.items():
         p = retrieved[n - 1].passage
         s, e = found[0]
-        citations.append(Citation(number, p, p.text[s:e], s, e, tuple(sorted(found))))
-    return Verified("".join(kept), tuple(citations), tuple(removed))
+        citations.append(Citation(number[n], p, p.text[s:e], s, e, tuple(sorted(found))))
+    return Verified(text, tuple(citations), tuple(removed))
