@@ -48,3 +48,18 @@ class LLMError(YijuError):
 
 class ConfigError(YijuError):
     """A setting has an invalid value."""
+
+
+class KnowledgeBaseMissingError(IndexMissingError):
+    """A named knowledge base has no index on the chosen store."""
+
+    def __init__(self, kb: str, where: str, store: str) -> None:
+        YijuError.__init__(
+            self,
+            f"知识库 {kb} 还没有索引（{where}）。请先运行 "
+            f"`python -m ingest <文档目录> --kb {kb} --store {store}` 建立索引，或用 `python -m qa kb list` 查看已有的知识库。",
+        )
+
+
+class StoreError(YijuError):
+    """The index engine (a Milvus server) could not be reached or refused a request."""

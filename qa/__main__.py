@@ -1,4 +1,4 @@
-"""``python -m qa search|ask|eval|fit-gate|fit-english``: the command line.
+"""``python -m qa search|ask|kb|eval|fit-gate|fit-english``: the command line.
 
 Parses input, calls the library and prints the result; errors become a
 message on stderr and a non-zero exit code.
@@ -21,6 +21,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="向量模型（默认 multilingual-e5-small）")
 
 
+def _store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", choices=["faiss", "milvus"], help="索引引擎（默认 faiss，或 YIJU_STORE）")
+    p.add_argument("--kb", help="知识库名称（默认 default，或 YIJU_KB）")
+
+
+def _doc_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--doc", action="append", metavar="DOC", help="只在这些文档中检索：文档 id、文件名或路径（可重复）")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m qa", description="依据（yiju）：检索、问答与评测。")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -30,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5, help="返回段落数（默认 5）")
     search.add_argument("--method", choices=["hybrid", "dense", "bm25"], default="hybrid")
     search.add_argument("--json", action="store_true", help="输出 JSON 列表")
+    _doc_option(search)
     _common(search)
+    _store_options(search)
 
     ask = sub.add_parser("ask", help="回答问题（带引用；资料不足时拒答）")
     ask.add_argument("question", nargs="?")
@@ -40,7 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--mode", choices=["extractive", "llm"], help="默认：配置了 LLM 则用 LLM，否则抽取式")
     ask.add_argument("--strictness", type=float, help="拒答严格度 0–1（默认 0.5）")
     ask.add_argument("-k", type=int, help="交给回答器的段落数（默认 5）")
+    _doc_option(ask)
     _common(ask)
+    _store_options(ask)
+
+    kb = sub.add_parser("kb", help="知识库：列出或删除")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    kb_list = kb_sub.add_parser("list", help="列出知识库（文档数、段落数、模型）")
+    kb_list.add_argument("--json", action="store_true", help="输出 JSON 列表")
+    kb_list.add_argument("--index", type=Path, help="FAISS 索引目录（默认 data/index，或 YIJU_INDEX_DIR）")
+    kb_list.add_argument("--store", choices=["faiss", "milvus"], help="索引引擎（默认 faiss，或 YIJU_STORE）")
+    kb_delete = kb_sub.add_parser("delete", help="删除一个知识库及其全部文档和段落")
+    kb_delete.add_argument("name")
+    kb_delete.add_argument("--index", type=Path, help="FAISS 索引目录（默认 data/index，或 YIJU_INDEX_DIR）")
+    kb_delete.add_argument("--store", choices=["faiss", "milvus"], help="索引引擎（默认 faiss，或 YIJU_STORE）")
 
     from qa.evaluate_cli import add_eval_parsers
 
@@ -58,6 +82,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     given: dict[str, Any] = {
         "index_dir": getattr(args, "index", None),
         "embedding_model": getattr(args, "model", None),
+        "store": getattr(args, "store", None),
+        "kb": getattr(args, "kb", None) or getattr(args, "name", None),
         "strictness": getattr(args, "strictness", None),
         "top_k": getattr(args, "k", None) if getattr(args, "command", "") == "ask" else None,
     }
@@ -69,7 +95,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.build import build_retriever
 
     retriever = build_retriever(settings_from(args))
-    results = retriever.search(args.question, k=args.k, method=args.method)
+    doc_ids = _doc_ids(retriever.store, args.doc)
+    results = retriever.search(args.question, k=args.k, method=args.method, doc_ids=doc_ids)
     if args.json:
         print(json.dumps([scored_record(r) for r in results], ensure_ascii=False, indent=1))
         return 0
@@ -108,6 +135,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("错误：--mode llm 需要设置 YIJU_LLM_BASE_URL（以及 YIJU_LLM_MODEL、OPENAI_API_KEY）。", file=sys.stderr)
         return 2
     assistant = build_assistant(settings, with_llm=args.mode != "extractive")
+    if args.doc:
+        assistant.retriever = assistant.retriever.restricted_to(_doc_ids(assistant.retriever.store, args.doc))
     if args.batch:
         from qa.batch import run_batch
 
@@ -117,12 +146,37 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doc_ids(store: Any, refs: list[str] | None) -> list[str] | None:
+    from ingest.store import resolve_documents
+
+    return resolve_documents(store.manifest, refs) if refs else None
+
+
+def cmd_kb(args: argparse.Namespace) -> int:
+    from ingest.store import delete_kb, describe_kbs
+
+    settings = settings_from(args)
+    if args.kb_command == "delete":
+        delete_kb(settings)
+        print(f"已删除知识库 {settings.kb}（{settings.store}）。")
+        return 0
+    kbs = describe_kbs(settings)
+    if args.json:
+        print(json.dumps([kb.__dict__ for kb in kbs], ensure_ascii=False, indent=1))
+        return 0
+    if not kbs:
+        print(f"{settings.store} 上还没有知识库。用 `python -m ingest <文档目录> --kb 名称` 建立一个。")
+    for kb in kbs:
+        print(f"{kb.name}\t{kb.documents} 个文档\t{kb.passages} 个段落\t{kb.model}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    handlers = {"search": cmd_search, "ask": cmd_ask}
+    handlers = {"search": cmd_search, "ask": cmd_ask, "kb": cmd_kb}
     try:
         if args.command in handlers:
             return handlers[args.command](args)

@@ -17,7 +17,8 @@ from core.settings import Settings
 from core.text import normalize
 from core.types import REFUSAL_TEXT, Answer, Document, Passage, ScoredPassage, Support
 from ingest.embed import Embedder
-from ingest.index import Index, load_index
+from ingest.index import Index
+from ingest.store import Store, open_store
 from qa.extractive import (
     SentenceHit,
     choose_sentences,
@@ -64,20 +65,20 @@ class Assistant:
         self,
         settings: Settings,
         embedder: Embedder,
-        index: Index | None = None,
+        index: Index | Store | None = None,
         llm: LLMClient | None = None,
         gate: GateModel = DEFAULT_GATE,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.index = index or load_index(settings.resolved_index_dir)
+        self.index = index or open_store(settings)
         self.llm = llm
         self.gate = gate
         self.retriever = HybridRetriever(self.index, embedder, candidates=settings.candidates)
 
     def reload(self) -> None:
         """Switch to the current index generation (after an ingest or upload)."""
-        self.index = load_index(self.settings.resolved_index_dir)
+        self.index = open_store(self.settings)
         reranker = self.retriever.reranker
         self.retriever = HybridRetriever(
             self.index, self.embedder, candidates=self.settings.candidates, reranker=reranker

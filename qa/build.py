@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from core.settings import Settings
 from ingest.embed import SentenceTransformerEmbedder
-from ingest.index import load_index
+from ingest.store import open_store
 from qa.assistant import Assistant
 from qa.retrieve import CrossEncoderReranker, HybridRetriever
 
 
 def build_retriever(settings: Settings) -> HybridRetriever:
-    index = load_index(settings.resolved_index_dir)
+    index = open_store(settings)
     embedder = SentenceTransformerEmbedder(settings)
     reranker = CrossEncoderReranker(settings.reranker) if settings.reranker else None
     return HybridRetriever(index, embedder, candidates=settings.candidates, reranker=reranker)

@@ -1,26 +1,31 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 over Chinese word tokens, fused.
+"""Hybrid retrieval over a store (``ingest.store``): dense and BM25 over Chinese word tokens, fused.
 
 Fusion is reciprocal rank fusion, weighted towards the dense ranking (the
 weights were chosen on CMRC2018 dev and the seed question set; see the
 README's evaluation section). Every candidate carries both its dense cosine
-and its BM25 score, which the support gate uses.
+and its BM25 score, which the support gate uses. The fusion is done here, not
+in the engine (Milvus's hybrid search fuses too), so both stores rank alike and
+each side's score stays known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import copy
+from collections.abc import Collection
 from typing import Literal, Protocol
 
 import numpy as np
 
-from core.errors import ModelMismatchError
 from core.text import normalize, tokenize
-from core.types import ScoredPassage
+from core.types import Passage, ScoredPassage
 from ingest.embed import Embedder
+from ingest.faiss_store import FaissStore, faiss_threads
 from ingest.index import Index
+from ingest.store import Hit, Store, check_model
 from qa.terms import is_english
 from qa.translate import translate
+
+__all__ = ["CrossEncoderReranker", "HybridRetriever", "Method", "Reranker", "faiss_threads", "keyword_tokens"]
 
 Method = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
@@ -31,11 +36,14 @@ class Reranker(Protocol):
 
 
 class HybridRetriever:
-    """``search_threads``: FAISS threads per query (see ``faiss_threads``); ``None`` leaves FAISS's default."""
+    """Searches a store (or a loaded FAISS ``Index``, wrapped in a ``FaissStore``).
+
+    ``search_threads``: FAISS threads per query when an ``Index`` is given (see ``faiss_threads``).
+    """
 
     def __init__(
         self,
-        index: Index,
+        index: Store | Index,
         embedder: Embedder,
         candidates: int = 50,
         dense_weight: float = 1.0,
@@ -43,71 +51,60 @@ class HybridRetriever:
         reranker: Reranker | None = None,
         search_threads: int | None = 1,
     ) -> None:
-        if index.manifest.model != embedder.name or index.manifest.dim != embedder.dim:
-            raise ModelMismatchError(index.manifest.model, index.manifest.dim, embedder.name, embedder.dim)
+        self.store: Store = FaissStore(index, search_threads=search_threads) if isinstance(index, Index) else index
+        check_model(self.store.manifest, embedder.name, embedder.dim)
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
         self.reranker = reranker
-        self.search_threads = search_threads
+        self.doc_ids: frozenset[str] | None = None
 
-    def search(self, question: str, k: int = 5, method: Method = "hybrid") -> list[ScoredPassage]:
+    def restricted_to(self, doc_ids: Collection[str] | None) -> HybridRetriever:
+        """A retriever over the same store that searches only ``doc_ids`` (``None``: every document)."""
+        view = copy.copy(self)
+        view.doc_ids = frozenset(doc_ids) if doc_ids is not None else None
+        return view
+
+    def search(
+        self, question: str, k: int = 5, method: Method = "hybrid", doc_ids: Collection[str] | None = None
+    ) -> list[ScoredPassage]:
+        """The top ``k`` passages; ``doc_ids`` (or the retriever's own, see ``restricted_to``) restricts the
+        search to those documents, inside the store."""
+        doc_ids = doc_ids if doc_ids is not None else self.doc_ids
         query = normalize(question)
-        if not query or not self.index.passages:
+        if not query or not self.store.manifest.passages:
             return []
         qvec = self.embedder.embed_queries([query])[0]
-        dense = self._dense(qvec) if method != "bm25" else []
-        keyword = self._keyword(keyword_tokens(query)) if method != "dense" else []
+        dense = self.store.dense_search(qvec, self.candidates, doc_ids) if method != "bm25" else []
+        keyword = self._keyword(keyword_tokens(query), doc_ids) if method != "dense" else []
         fused = self._fuse(dense, keyword)
-        kw = dict(keyword)
+        kw = {h.passage_id: h.score for h in keyword}
         top = fused[: max(k, self.candidates)]
-        vectors = self._vectors([i for i, _ in top])
-        results = [self._scored(i, score, v, qvec, kw.get(i, 0.0)) for (i, score), v in zip(top, vectors, strict=True)]
+        fetched = self.store.fetch([i for i, _ in top])
+        results = [
+            self._scored(p, score, v, qvec, kw.get(i, 0.0)) for (i, score), (p, v) in zip(top, fetched, strict=True)
+        ]
         if self.reranker is not None and method == "hybrid":
             results = self.reranker.rerank(question, results)
         return results[:k]
 
-    def _dense(self, qvec: np.ndarray) -> list[tuple[int, float]]:
-        n = min(self.candidates, self.index.dense.ntotal)
-        with faiss_threads(self.search_threads):
-            scores, ids = self.index.dense.search(qvec[None, :].astype(np.float32), n)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    def _keyword(self, tokens: list[str], doc_ids: Collection[str] | None) -> list[Hit]:
+        return self.store.keyword_search(tokens, self.candidates, doc_ids) if tokens else []
 
-    def _keyword(self, tokens: list[str]) -> list[tuple[int, float]]:
-        known = [t for t in tokens if t in self.index.bm25.vocab_dict]
-        if not known:
-            return []
-        scores = self.index.bm25.get_scores(known)
-        n = min(self.candidates, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top])]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
-
-    def _fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[tuple[int, float]]:
-        fused: dict[int, float] = {}
+    def _fuse(self, dense: list[Hit], keyword: list[Hit]) -> list[tuple[str, float]]:
+        fused: dict[str, float] = {}
         for weight, ranking in ((self.dense_weight, dense), (self.keyword_weight, keyword)):
-            for rank, (i, _) in enumerate(ranking):
-                fused[i] = fused.get(i, 0.0) + weight / (RRF_K + rank + 1)
+            for rank, hit in enumerate(ranking):
+                fused[hit.passage_id] = fused.get(hit.passage_id, 0.0) + weight / (RRF_K + rank + 1)
         return sorted(fused.items(), key=lambda item: -item[1])
 
-    def _vectors(self, ids: list[int]) -> np.ndarray:
-        """The candidates' vectors, from the FAISS index (flat or HNSW: stored exactly, the same floats).
-
-        Not from the memory-mapped ``vectors.npy``: the kernel maps 64 KB around each row read there, so
-        scattered candidates made that file resident too (+240 MB RSS over 30 answers at 175k passages),
-        a second copy of what the flat index already holds in memory.
-        """
-        if not ids:
-            return np.zeros((0, self.index.manifest.dim), dtype=np.float32)
-        return self.index.dense.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-
     def _scored(
-        self, i: int, score: float, vector: np.ndarray, qvec: np.ndarray, keyword_score: float
+        self, passage: Passage, score: float, vector: np.ndarray, qvec: np.ndarray, keyword_score: float
     ) -> ScoredPassage:
         return ScoredPassage(
-            passage=self.index.passages[i],
+            passage=passage,
             score=score,
             dense_score=float(np.dot(vector, qvec)),
             keyword_score=keyword_score,
@@ -121,28 +118,6 @@ def keyword_tokens(query: str) -> list[str]:
     if is_english(query):
         return [w for concept in translate(query) for w in concept.chinese]
     return tokenize(query)
-
-
-@contextmanager
-def faiss_threads(n: int | None) -> Iterator[None]:
-    """FAISS's OpenMP thread count at ``n`` for the calling thread, restored afterwards (``None``: unchanged).
-
-    One query gains nothing from more threads: at 50k passages on 2 busy cores a flat search took 6.2 ms with
-    FAISS's default pool and 2.1 ms with one thread. libgomp keeps the count per calling thread, so this is set
-    around each search, in whichever thread serves it (Gradio answers in worker threads), and never touches an
-    index build running elsewhere.
-    """
-    if n is None:
-        yield
-        return
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 class CrossEncoderReranker:

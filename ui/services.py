@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from core.errors import ConfigError, LoadError
 from core.settings import Settings
-from ingest.index import DocumentEntry, current_generation
+from ingest.index import DocumentEntry
 from ingest.pipeline import IngestReport, Progress, ingest
+from ingest.store import store_exists
 from ingest.uploads import StoredUpload, display_name, remove_stored, store_upload
 from qa.assistant import Assistant
 from qa.feedback import FeedbackStore
@@ -201,16 +202,16 @@ def ensure_index(settings: Settings, embedder: Any, echo: Echo = print) -> None:
     """On first start, ingest the seed documents so the app has something to answer from."""
     from ingest.load import iter_files
 
-    index_dir = settings.resolved_index_dir
-    if current_generation(index_dir) is not None:
+    where = _where(settings)
+    if store_exists(settings):
         return
     seeds = settings.seed_dir
     if not seeds.exists() or not any(True for _ in iter_files([seeds])):
         raise ConfigError(
-            f"还没有索引（{index_dir}），种子文档目录 {seeds} 也不存在或为空。"
+            f"还没有索引（{where}），种子文档目录 {seeds} 也不存在或为空。"
             "请设置 YIJU_SEED_DIR 指向文档目录，或先运行 `python -m ingest <文档目录>`。"
         )
-    echo(f"首次启动：索引 {index_dir} 不存在，正在把 {seeds} 中的文档入库……")
+    echo(f"首次启动：索引 {where} 不存在，正在把 {seeds} 中的文档入库……")
 
     def progress(stage: str, done: int, total: int) -> None:
         echo(f"  向量化 {done}/{total} 个段落")
@@ -221,6 +222,13 @@ def ensure_index(settings: Settings, embedder: Any, echo: Echo = print) -> None:
     if report.documents == 0:
         raise ConfigError(f"{seeds} 中没有可入库的文档。请放入 .txt .md .pdf .docx .html 文件。")
     echo(f"入库完成：{report.documents} 个文档，{report.passages} 个段落，用时 {report.seconds:.1f} 秒。")
+
+
+def _where(settings: Settings) -> str:
+    """Where the knowledge base lives, for messages (never the Milvus token)."""
+    if settings.store == "milvus":
+        return f"Milvus {settings.resolved_milvus_uri}，知识库 {settings.kb}"
+    return str(settings.kb_index_dir)
 
 
 def build_services(settings: Settings, echo: Echo = print) -> Services:

@@ -1,0 +1,258 @@
+"""The same ingest, re-ingest, delete, search, ask and LangChain checks on both stores: FAISS and a real
+Milvus Lite (the embedded engine, in a file under the test's folder), with the real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import IndexMissingError, ModelMismatchError, StoreError
+from core.settings import Settings
+from ingest.pipeline import ingest
+from ingest.store import delete_kb, list_kbs, open_store
+from qa.assistant import Assistant
+from qa.langchain_retriever import YijuRetriever
+from qa.retrieve import HybridRetriever
+from tests.conftest import ROOT, SEED_FILE, SEEDS
+
+pytestmark = pytest.mark.integration
+
+STORES = ["faiss", "milvus"]
+SEED_QUESTIONS = ROOT / "eval" / "seed_questions.jsonl"
+
+
+def _settings(base: Settings, tmp: Path, store: str, kb: str = "default") -> Settings:
+    return base.replace(data_dir=tmp, index_dir=tmp / "index", store=store, milvus_uri=str(tmp / "milvus.db"), kb=kb)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def seed_store(request, model_settings, embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
+    settings = _settings(model_settings, tmp_path_factory.mktemp(f"seed-{request.param}"), request.param)
+    ingest([SEEDS], settings, embedder)
+    return settings, open_store(settings)
+
+
+@pytest.fixture(scope="module")
+def both_assistants(model_settings, embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
+    out = {}
+    for store in STORES:
+        settings = _settings(model_settings, tmp_path_factory.mktemp(f"ask-{store}"), store)
+        ingest([SEEDS], settings, embedder)
+        out[store] = Assistant(settings, embedder)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("question", "needle"),
+    [
+        ("中小微企业有多少户", "5200万户"),
+        ("个体工商户有多少户", "1.22亿户"),
+        ("祥符区引进项目的投资总额是多少", "214.5亿元"),
+        ("居民存款新增了多少", "16.67万亿"),
+    ],
+)
+def test_seed_facts_found_at_rank_one(seed_store, embedder, question: str, needle: str) -> None:  # type: ignore[no-untyped-def]
+    _, store = seed_store
+    results = HybridRetriever(store, embedder).search(question, k=5)
+    assert needle in results[0].passage.text, [r.passage.text[:30] for r in results]
+
+
+def test_every_passage_has_its_document_text(seed_store) -> None:  # type: ignore[no-untyped-def]
+    _, store = seed_store
+    assert store.manifest.passages == 46 and len(store.documents) == 1
+    (entry,) = store.manifest.documents
+    doc = store.documents[entry.doc_id]
+    ids = [h.passage_id for h in store.keyword_search(["中小企业"], 50)]
+    for passage, vector in store.fetch(ids):
+        assert doc.text[passage.start : passage.end] == passage.text
+        assert vector.shape == (store.manifest.dim,)
+
+
+def test_each_method_and_a_document_filter(seed_store, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, store = seed_store
+    retriever = HybridRetriever(store, embedder)
+    for method in ("dense", "bm25", "hybrid"):
+        top = retriever.search("我国中小微企业有多少户", k=3, method=method)  # type: ignore[arg-type]
+        assert "5200万户" in top[0].passage.text, method
+    doc_id = store.manifest.documents[0].doc_id
+    assert retriever.search("中小微企业", k=3, doc_ids=[doc_id])
+    assert retriever.search("中小微企业", k=3, doc_ids=["0" * 40]) == []
+    assert retriever.restricted_to(["0" * 40]).search("中小微企业", k=3) == []
+
+
+def test_incremental_reingest_and_deletes_reach_both_sides(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / "seed.txt")
+    (docs / "b.txt").write_text("乙公司今年营收增长了百分之二十，利润创历史新高。", "utf-8")
+    settings = _settings(model_settings, tmp_path, store)
+    first = ingest([docs], settings, embedder)
+    assert first.embedded == first.passages == 47
+    again = ingest([docs], settings, embedder)
+    assert again.embedded == 0 and again.reused == 47 and again.passages == 47
+    (docs / "b.txt").write_text("乙公司今年营收增长了百分之三十。", "utf-8")
+    (docs / "c.txt").write_text("丙公司在天津开设了十家线下门店。", "utf-8")
+    changed = ingest([docs], settings, embedder)
+    assert changed.embedded == 2 and changed.passages == 48
+    retriever = HybridRetriever(open_store(settings), embedder)
+    assert "百分之三十" in retriever.search("乙公司营收增长了多少", k=1)[0].passage.text
+    assert not _texts_with(retriever, "乙公司营收增长了多少", "百分之二十")  # the old version is gone
+    (docs / "c.txt").unlink()
+    removed = ingest([docs], settings, embedder)
+    assert removed.embedded == 0 and removed.passages == 47
+    assert [Path(p).name for p in removed.removed] == ["c.txt"]
+    retriever = HybridRetriever(open_store(settings), embedder)
+    assert not _texts_with(retriever, "丙公司在天津开设了几家门店", "丙公司")
+    assert open_store(settings).manifest.passages == 47
+
+
+def _texts_with(retriever: HybridRetriever, question: str, needle: str) -> list[str]:
+    """Passages holding ``needle`` among the dense and the keyword side's candidates, each on its own."""
+    found = []
+    for method in ("dense", "bm25"):
+        found += [r.passage.text for r in retriever.search(question, k=50, method=method) if needle in r.passage.text]  # type: ignore[arg-type]
+    return found
+
+
+@pytest.fixture(params=STORES)
+def store(request) -> str:  # type: ignore[no-untyped-def]
+    return request.param
+
+
+def test_removing_the_last_document_leaves_an_empty_usable_store(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(model_settings, tmp_path, store)
+    ingest([SEED_FILE], settings, embedder)
+    doc_id = open_store(settings).manifest.documents[0].doc_id
+    report = ingest([], settings, embedder, remove_doc_ids=[doc_id])
+    assert report.documents == 0 and report.removed == [str(SEED_FILE)]
+    empty = open_store(settings)
+    assert empty.manifest.passages == 0 and not empty.manifest.documents
+    assert HybridRetriever(empty, embedder).search("中小微企业", k=5) == []
+    assert empty.dense_search(embedder.embed_queries(["中小微企业"])[0], 10) == []
+    assert empty.keyword_search(["中小微企业"], 10) == []
+
+
+class _OtherModel:
+    def __init__(self, inner, name: str, dim: int) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.dim = inner, name, dim
+
+    def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        return self.inner.embed_queries(texts)
+
+
+def test_another_model_is_refused(seed_store, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings, store = seed_store
+    other = _OtherModel(embedder, "BAAI/bge-small-zh-v1.5", 512)
+    with pytest.raises(ModelMismatchError, match="重新运行"):
+        ingest([SEED_FILE], settings, other)
+    with pytest.raises(ModelMismatchError, match="bge-small-zh"):
+        HybridRetriever(store, other)
+
+
+def test_knowledge_bases_are_separate(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+    news = tmp_path / "news.txt"
+    news.write_text("丁公司宣布在成都新建一座智能工厂，总投资八十亿元。", "utf-8")
+    ingest([SEED_FILE], _settings(model_settings, tmp_path, store), embedder)
+    other = _settings(model_settings, tmp_path, store, kb="factory")
+    ingest([news], other, embedder)
+    assert list_kbs(other) == ["default", "factory"]
+    top = HybridRetriever(open_store(other), embedder).search("丁公司在哪里建工厂", k=5)
+    assert [r.passage.doc_name for r in top] == ["news.txt"]
+    delete_kb(other)
+    assert list_kbs(other) == ["default"]
+    with pytest.raises(IndexMissingError, match="--kb factory"):
+        open_store(other)
+
+
+def test_langchain_retriever_on_the_store(seed_store, embedder) -> None:  # type: ignore[no-untyped-def]
+    _, store = seed_store
+    docs = YijuRetriever(retriever=HybridRetriever(store, embedder), k=3).invoke("我国中小微企业有多少户？")
+    assert len(docs) == 3 and "5200万户" in docs[0].page_content
+    assert docs[0].metadata["paragraph"] == 2 and docs[0].metadata["title"].endswith("加快成长")
+    assert docs[0].id == docs[0].metadata["passage_id"]
+
+
+def test_seed_questions_get_the_same_answers_on_both_stores(both_assistants) -> None:  # type: ignore[no-untyped-def]
+    lines = SEED_QUESTIONS.read_text("utf-8").splitlines()
+    questions = [json.loads(line) for line in lines[::6]]  # 26 of 152, answerable and not
+    differ = []
+    for q in questions:
+        faiss, milvus = (both_assistants[s].ask(q["question"]) for s in STORES)
+        if (faiss.refused, faiss.text) != (milvus.refused, milvus.text):
+            differ.append((q["id"], faiss.text[:40], milvus.text[:40]))
+    assert not differ
+    answer = both_assistants["milvus"].ask("我国中小微企业有多少户？")
+    assert not answer.refused and "5200万" in answer.text
+    assert both_assistants["milvus"].ask("我国中小微企业2019年有多少户？").refused
+
+
+def test_a_killed_milvus_ingest_is_invisible_then_completed(model_settings, embedder, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest.milvus_store import MilvusWriter
+
+    settings = _settings(model_settings, tmp_path, "milvus")
+    ingest([SEED_FILE], settings, embedder)
+    news = tmp_path / "news.txt"
+    news.write_text("戊公司今年在西安开设了十二家线下门店。", "utf-8")
+
+    def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # stops after the passages are in, before the entry is written
+
+    with monkeypatch.context() as m:
+        m.setattr(MilvusWriter, "_mark_ready", killed)
+        with pytest.raises(KeyboardInterrupt):
+            ingest([SEED_FILE, news], settings, embedder)
+    half = open_store(settings)
+    assert half.manifest.passages == 46
+    assert not _texts_with(HybridRetriever(half, embedder), "戊公司开了几家门店", "戊公司")
+    done = ingest([SEED_FILE, news], settings, embedder)
+    assert done.passages == 47
+    store = open_store(settings)
+    top = HybridRetriever(store, embedder).search("戊公司开了几家门店", k=1)
+    assert "十二家" in top[0].passage.text
+    hits = [h.passage_id for h in store.keyword_search(["戊公司"], 50)]
+    assert [p.text for p, _ in store.fetch(hits) if "戊公司" in p.text] == [news.read_text("utf-8")]  # one copy
+
+
+def test_an_unreachable_server_is_reported_without_the_token(model_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(model_settings, tmp_path, "milvus").replace(
+        milvus_uri="http://127.0.0.1:9", milvus_token="root:s3cret-token"
+    )
+    with pytest.raises(StoreError) as caught:
+        open_store(settings)
+    assert "YIJU_MILVUS_URI" in str(caught.value) and "s3cret" not in str(caught.value)
+    assert "s3cret" not in repr(settings)
+
+
+def test_cli_on_milvus_with_a_knowledge_base(model_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        "YIJU_MODEL_CACHE_DIR": str(model_settings.resolved_model_cache_dir),
+        "YIJU_MILVUS_URI": str(tmp_path / "milvus.db"),
+        "YIJU_STORE": "milvus",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),  # milvus-lite's server reads it
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    done = run("-m", "ingest", str(SEEDS), "--kb", "policy", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "46 个段落" in done.stdout
+    done = run("-m", "qa", "search", "中小微企业有多少户", "--kb", "policy", "--doc", SEED_FILE.name, "--json")
+    assert done.returncode == 0, done.stderr
+    assert "5200万户" in json.loads(done.stdout)[0]["text"]
+    done = run("-m", "qa", "kb", "list", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [(kb["name"], kb["passages"]) for kb in json.loads(done.stdout)] == [("policy", 46)]
+    done = run("-m", "qa", "ask", "问题", "--kb", "nothing")
+    assert done.returncode == 1 and "--kb nothing" in done.stderr and "Traceback" not in done.stderr
+    assert run("-m", "qa", "kb", "delete", "policy").returncode == 0
+    assert json.loads(run("-m", "qa", "kb", "list", "--json").stdout) == []
