@@ -49,6 +49,7 @@ class Context:
     latency_questions: list[str]
     ask_questions: int
     candidates: int
+    milvus: bool = True  # Milvus Lite beside FAISS at each size (bench.milvus_bench)
 
 
 def parse_sizes(text: str) -> list[int | None]:
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-embed", type=int, help="某规模缓存缺失超过此数则跳过该规模（默认不限）")
     parser.add_argument("--no-langchain", action="store_true", help="不比较 LangChain")
     parser.add_argument("--no-cold-start", action="store_true", help="不测冷启动")
+    parser.add_argument("--no-milvus", action="store_true", help="不测 Milvus Lite（默认在每个规模与 FAISS 并列测）")
     parser.add_argument("--model-cache", type=Path, default=DEFAULT_MODEL_CACHE)
     parser.add_argument("--cache", type=Path, help="向量缓存文件（默认 .cache/bench/vectors.sqlite）")
     return parser
@@ -146,6 +148,7 @@ def run(args: argparse.Namespace, settings: Any, cache_path: Path) -> dict[str, 
             latency_questions=latency_questions(args.latency_questions or p["latency"]),
             ask_questions=args.ask_questions or p["ask"],
             candidates=settings.candidates,
+            milvus=not args.no_milvus,
         )
         _scales(results, sizes, cmrc, crud, workdir, ctx, args.max_embed)
         if not args.no_cold_start and results["scales"]:
@@ -231,10 +234,11 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_summary(results: dict[str, Any]) -> None:
-    from bench.report import ann_table, ingest_table, scale_table
+    from bench.report import ann_table, ingest_table, scale_table, store_table
 
     print()
-    for line in [*ingest_table(results), "", *scale_table(results), "", *ann_table(results)]:
+    tables = [*ingest_table(results), "", *scale_table(results), "", *ann_table(results), "", *store_table(results)]
+    for line in tables:
         print(line)
     print()
     for key, value in results["headline"].items():

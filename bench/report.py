@@ -47,12 +47,20 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
             round(latency["langchain"].get("p50_ms", 0.0), 1) if "langchain" in latency else None
         ),
         "recall_at_5": round(top.get("quality", {}).get("hybrid", {}).get("recall_at_5", 0.0), 4),
+        # None when Milvus was not measured (--no-milvus) or failed (its error is in the scale's "milvus").
+        "milvus_query_hybrid_p50_ms": _milvus(top, lambda m: round(m["latency"]["hybrid"]["p50_ms"], 1)),
+        "milvus_recall_at_5": _milvus(top, lambda m: round(m["quality"]["hybrid"]["recall_at_5"], 4)),
         "serve_peak_rss_mb": serving.get("peak_rss_mb", 0.0),
         "ingest_peak_rss_mb": built.get("peak_rss_mb", 0.0),
         "peak_rss_mb": max(serving.get("peak_rss_mb", 0.0), built.get("peak_rss_mb", 0.0)),
         "cold_start_s": results.get("cold_start", {}).get("seconds_to_first_answer"),
     }
     return out
+
+
+def _milvus(scale: dict[str, Any], figure: Any) -> Any:
+    m = scale.get("milvus")
+    return figure(m) if m and "error" not in m else None
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -102,6 +110,42 @@ def scale_table(results: dict[str, Any]) -> list[str]:
             f"| {s['ingest_subprocess']['peak_rss_mb']:.0f} | {s['disk']['index_mb']} ({s['disk']['raw_vectors_mb']}) |"
         )
     return rows
+
+
+def store_table(results: dict[str, Any]) -> list[str]:
+    """FAISS and Milvus Lite side by side at each size; Milvus's write time is from ready vectors (no embedding)."""
+    rows = [
+        "| passages | store | dense index | write s (from vectors) | dense p50 ms | BM25 p50 ms | hybrid p50 / p95 ms "
+        "| recall@5 dense / BM25 / hybrid |",
+        "|---:|---|---|---:|---:|---:|---|---|",
+    ]
+    for s in results.get("scales", []):
+        faiss_write = s.get("milvus", {}).get("faiss_write_seconds")
+        rows.append(
+            _store_row(s["passages"], "FAISS + bm25s", s["dense_index"], faiss_write, s["latency"], s["quality"])
+        )
+        m = s.get("milvus")
+        if m and "error" not in m:
+            rows.append(
+                _store_row(
+                    s["passages"], "Milvus Lite", m["dense_index"], m["write_seconds"], m["latency"], m["quality"]
+                )
+            )
+        elif m:
+            rows.append(f"| {s['passages']} | Milvus Lite | failed: {m['error'][:80]} | | | | | |")
+    return rows
+
+
+def _store_row(n: int, store: str, kind: str, write_s: Any, lat: dict, q: dict) -> str:
+    def p50(key: str) -> str:
+        return f"{lat[key]['p50_ms']:.1f}" if key in lat else "–"
+
+    hybrid = lat.get("hybrid", {})
+    recall = " / ".join(f"{q[m]['recall_at_5']:.3f}" for m in ("dense", "bm25", "hybrid") if m in q)
+    return (
+        f"| {n} | {store} | {kind} | {_fmt(write_s)} | {p50('dense')} | {p50('bm25')} "
+        f"| {_fmt(hybrid.get('p50_ms'))} / {_fmt(hybrid.get('p95_ms'))} | {recall} |"
+    )
 
 
 def ann_table(results: dict[str, Any]) -> list[str]:
@@ -164,6 +208,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += ["", "## At scale (CMRC2018 dev contexts + CRUD-RAG news distractors)", "", *scale_table(results), ""]
     lines += ["### Flat versus HNSW", "", *ann_table(results), "", *index_kind_table(results), ""]
+    lines += ["### FAISS versus Milvus Lite (same passages, vectors and retriever)", "", *store_table(results), ""]
     check = results.get("backend_check")
     if check:
         lines += ["## Embedding runtime check (dense, exact search)", ""]

@@ -160,6 +160,11 @@ def measure_scale(
         result["latency"]["langchain"] = guarded(lambda: langchain_latency(store, ctx.latency_questions))
         del store
 
+    if ctx.milvus:
+        from bench.milvus_bench import measure_milvus
+
+        result["milvus"] = guarded(lambda: measure_milvus(index, folder, ctx))
+
     print(f"[{n}] serving memory (subprocess)…", flush=True)
     qfile = folder / "questions.json"
     qfile.write_text(json.dumps(ctx.latency_questions[: ctx.ask_questions], ensure_ascii=False), "utf-8")

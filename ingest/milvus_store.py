@@ -413,48 +413,60 @@ def _drop(client: Any, kb: str) -> None:
 
 
 class MilvusWriter:
-    """Adds and deletes documents as they come (each one whole, see the module's docstring)."""
+    """Adds and deletes documents, a few hundred passages per round trip (each document whole, see the module's
+    docstring: within a round, all document rows, then all passages, then the entries)."""
 
-    def __init__(self, client: Any, settings: Settings, meta: dict[str, Any], chunking: dict[str, int]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        settings: Settings,
+        meta: dict[str, Any],
+        chunking: dict[str, int],
+        known: Collection[str] = (),
+    ) -> None:
         self.client = client
         self.kb = settings.kb
         self.location = f"{settings.resolved_milvus_uri}（知识库 {settings.kb}）"
         self.passages, self.docs = _names(settings.kb)
         self.meta = meta
         self.chunking = chunking
+        self._known = set(known)  # documents with rows in Milvus now: an add replaces them
+        self._doc_rows: list[dict[str, Any]] = []
+        self._passage_rows: list[dict[str, Any]] = []
+        self._entry_rows: list[dict[str, Any]] = []
 
     def add(self, document: Document, passages: list[Passage], vectors: np.ndarray, ingested_at: str) -> None:
-        self._remove(document.doc_id)
-        first = self._write_pending(document)
-        prows = [_passage_row(p, v) for p, v in zip(passages, np.asarray(vectors, dtype=np.float32), strict=True)]
-        for start in range(0, len(prows), _INSERT_ROWS):
-            _call(self.client.insert, self.passages, prows[start : start + _INSERT_ROWS])
-        self._mark_ready(document, len(passages), ingested_at, first)
-
-    def _write_pending(self, document: Document) -> str:
-        """The document's rows, its entry still empty; returns the first row's data."""
+        if document.doc_id in self._known:
+            self._flush()
+            self._remove(document.doc_id)
         data = json.dumps(document_to_json(document), ensure_ascii=False)
         parts = [data[i : i + _DOC_CHUNK_CHARS] for i in range(0, len(data), _DOC_CHUNK_CHARS)] or [""]
-        rows = [self._doc_row(document.doc_id, n, "", chunk) for n, chunk in enumerate(parts)]
-        for start in range(0, len(rows), 16):
-            _call(self.client.insert, self.docs, rows[start : start + 16])
-        return parts[0]
+        self._doc_rows += [self._doc_row(document.doc_id, n, "", chunk) for n, chunk in enumerate(parts)]
+        matrix = np.asarray(vectors, dtype=np.float32)
+        self._passage_rows += [_passage_row(p, v) for p, v in zip(passages, matrix, strict=True)]
+        entry = _entry_json(document, len(passages), ingested_at)
+        self._entry_rows.append(self._doc_row(document.doc_id, 0, entry, parts[0]))
+        self._known.add(document.doc_id)
+        if len(self._passage_rows) >= _INSERT_ROWS or len(self._doc_rows) >= 64:
+            self._flush()
 
-    def _mark_ready(self, document: Document, passages: int, ingested_at: str, first: str) -> None:
-        entry = DocumentEntry(
-            doc_id=document.doc_id,
-            path=document.path,
-            name=document.name,
-            title=document.articles[0].title if document.articles else document.name,
-            passages=passages,
-            ingested_at=ingested_at,
-            encoding=document.encoding,
-        )
-        entry_json = _cut_utf8(json.dumps(asdict(entry), ensure_ascii=False))
-        _call(self.client.upsert, self.docs, [self._doc_row(document.doc_id, 0, entry_json, first)])
+    def _flush(self) -> None:
+        for start in range(0, len(self._doc_rows), 16):
+            _call(self.client.insert, self.docs, self._doc_rows[start : start + 16])
+        for start in range(0, len(self._passage_rows), _INSERT_ROWS):
+            _call(self.client.insert, self.passages, self._passage_rows[start : start + _INSERT_ROWS])
+        if self._entry_rows:
+            self._mark_ready(self._entry_rows)
+        self._doc_rows, self._passage_rows, self._entry_rows = [], [], []
+
+    def _mark_ready(self, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), 16):
+            _call(self.client.upsert, self.docs, rows[start : start + 16])
 
     def delete(self, doc_id: str) -> None:
+        self._flush()
         self._remove(doc_id)
+        self._known.discard(doc_id)
 
     def _remove(self, doc_id: str) -> None:
         first = _call(self.client.query, self.docs, ids=[f"{doc_id}:0"], output_fields=["data"])
@@ -474,6 +486,7 @@ class MilvusWriter:
         return len(pending)
 
     def commit(self) -> str:
+        self._flush()
         if self.meta.get("chunking") != self.chunking:
             self.meta = {**self.meta, "chunking": self.chunking}
             _write_meta(self.client, self.kb, self.meta)
@@ -489,6 +502,19 @@ class MilvusWriter:
             "data": data,
             "vec": [0.0, 0.0],
         }
+
+
+def _entry_json(document: Document, passages: int, ingested_at: str) -> str:
+    entry = DocumentEntry(
+        doc_id=document.doc_id,
+        path=document.path,
+        name=document.name,
+        title=document.articles[0].title if document.articles else document.name,
+        passages=passages,
+        ingested_at=ingested_at,
+        encoding=document.encoding,
+    )
+    return _cut_utf8(json.dumps(asdict(entry), ensure_ascii=False))
 
 
 def _passage_row(p: Passage, vector: np.ndarray) -> dict[str, Any]:
@@ -511,11 +537,11 @@ def milvus_writer(
     meta = read_meta(client, settings.kb)
     if meta is not None:
         check_model(_manifest_head(meta), model, dim)
-        writer = MilvusWriter(client, settings, meta, meta["chunking"])
-        writer.repair()
-        writer.chunking = chunking
         _ensure_loaded(client, settings)
-        return MilvusStore(client, settings, _manifest(client, settings.kb, meta)), writer
+        MilvusWriter(client, settings, meta, meta["chunking"]).repair()
+        store = MilvusStore(client, settings, _manifest(client, settings.kb, meta))
+        known = [e.doc_id for e in store.manifest.documents]
+        return store, MilvusWriter(client, settings, meta, chunking, known)
     meta = _create_kb(client, settings, model, dim, chunking)
     return None, MilvusWriter(client, settings, meta, chunking)
 

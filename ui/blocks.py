@@ -40,9 +40,19 @@ MODES = [("离线抽取式（不使用 LLM）", "extractive"), ("OpenAI 兼容�
 
 
 def preferences(
-    mode: Any, base_url: Any, model: Any, api_key: Any, temperature: Any, top_k: Any, strictness: Any
+    mode: Any,
+    base_url: Any,
+    model: Any,
+    api_key: Any,
+    temperature: Any,
+    top_k: Any,
+    strictness: Any,
+    kb: Any = "",
+    doc_ids: Any = (),
 ) -> Preferences:
     return Preferences(
+        kb=str(kb or ""),
+        doc_ids=tuple(str(d) for d in (doc_ids or ()) if d),
         use_llm=mode == "llm",
         base_url=base_url or "",
         model=model or "",
@@ -69,13 +79,14 @@ def build_demo(services: Services) -> gr.Blocks:
         gr.HTML(HEADER)
         with gr.Tabs():
             with gr.Tab("问答", id="chat"):
-                chat = _chat_tab()
+                chat = _chat_tab(services)
             with gr.Tab("文档库", id="docs"):
                 docs = _docs_tab(services)
             with gr.Tab("设置", id="settings"):
                 prefs_inputs, test_btn, test_status = _settings_tab(services, defaults)
+        prefs_inputs = [*prefs_inputs, chat["kb"], chat["only"]]
         _wire_chat(services, session, chat, prefs_inputs)
-        _wire_docs(services, docs, demo)
+        _wire_docs(services, docs, demo, chat)
         _wire_settings(services, prefs_inputs, test_btn, test_status)
         _api(services)
     return demo
@@ -84,8 +95,26 @@ def build_demo(services: Services) -> gr.Blocks:
 # -- layout ------------------------------------------------------------------------------
 
 
-def _chat_tab() -> dict[str, Any]:
+def _chat_tab(services: Services) -> dict[str, Any]:
     c: dict[str, Any] = {}
+    with gr.Row(equal_height=True):
+        c["kb"] = gr.Dropdown(
+            label="知识库",
+            choices=services.knowledge_bases(),
+            value=services.settings.kb,
+            allow_custom_value=True,
+            info="问答与文档库都用所选的知识库；输入新名称并在“文档库”上传文档即可新建。",
+            scale=1,
+            elem_id="yiju-kb",
+        )
+        c["only"] = gr.Dropdown(
+            label="只问这些文档（可选）",
+            choices=_choices(services),
+            multiselect=True,
+            info="留空则在整个知识库中检索。",
+            scale=3,
+            elem_id="yiju-only",
+        )
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
             c["chatbot"] = gr.Chatbot(
@@ -201,8 +230,8 @@ def _settings_tab(services: Services, defaults: Preferences) -> tuple[list[Any],
     return [mode, base_url, model, api_key, temperature, top_k, strictness], test_btn, test_status
 
 
-def _choices(services: Services) -> list[tuple[str, str]]:
-    return [(f"{e.title}（{e.name}）", e.doc_id) for e in services.document_entries()]
+def _choices(services: Services, kb: str | None = None) -> list[tuple[str, str]]:
+    return [(f"{e.title}（{e.name}）", e.doc_id) for e in services.document_entries(kb)]
 
 
 # -- events --------------------------------------------------------------------------------
@@ -270,55 +299,73 @@ def _wire_chat(services: Services, session: Any, c: dict[str, Any], prefs_inputs
         )
 
 
-def _wire_docs(services: Services, d: dict[str, Any], demo: Any) -> None:
-    def refresh() -> tuple[str, Any]:
-        return render.documents_table(services.document_entries()), gr.Dropdown(choices=_choices(services), value=None)
+def _wire_docs(services: Services, d: dict[str, Any], demo: Any, chat: dict[str, Any]) -> None:
+    def refresh(kb: Any = None) -> tuple[Any, ...]:
+        try:
+            choices, table = (
+                _choices(services, kb or None),
+                render.documents_table(services.document_entries(kb or None)),
+            )
+        except Exception as exc:
+            message = render.status_html([("error", _failure(services, exc, "读取文档库"))])
+            return message, gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])
+        return table, gr.Dropdown(choices=choices, value=None), gr.Dropdown(choices=choices, value=[])
 
-    def upload(files: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+    def kb_choices() -> Any:
+        try:
+            return gr.Dropdown(choices=services.knowledge_bases())
+        except Exception as exc:
+            log.warning("列出知识库失败：%s", exc)
+            return gr.skip()
+
+    def upload(files: Any, kb: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
         paths = [Path(f) for f in (files or []) if f]
         if not paths:
-            return render.status_html([("warn", "请先选择要上传的文件。")]), gr.skip(), gr.skip(), gr.skip()
+            return render.status_html([("warn", "请先选择要上传的文件。")]), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
         def report(stage: str, done: int, total: int) -> None:
             progress((done, total), desc="向量化段落", unit="段")
 
         progress(0, desc="保存并解析文件……")
         try:
-            lines = services.add_files([(p, p.name) for p in paths], progress=report)
+            lines = services.add_files([(p, p.name) for p in paths], progress=report, kb=kb or None)
         except Exception as exc:
             lines = [("error", _failure(services, exc, "入库"))]
-        table, choice = refresh()
-        return render.status_html(lines), table, choice, None
+        table, choice, only = refresh(kb)
+        return render.status_html(lines), table, choice, only, None
 
     d["ingest"].click(
         upload,
-        inputs=[d["files"]],
-        outputs=[d["ingest_status"], d["table"], d["choice"], d["files"]],
+        inputs=[d["files"], chat["kb"]],
+        outputs=[d["ingest_status"], d["table"], d["choice"], chat["only"], d["files"]],
         api_visibility="private",
         concurrency_limit=1,
         concurrency_id="ingest",
     )
 
-    def remove(doc_id: Any) -> tuple[Any, ...]:
+    def remove(doc_id: Any, kb: Any) -> tuple[Any, ...]:
         if not doc_id:
-            return render.status_html([("warn", "请先在下拉框中选择要删除的文档。")]), gr.skip(), gr.skip()
+            return render.status_html([("warn", "请先在下拉框中选择要删除的文档。")]), gr.skip(), gr.skip(), gr.skip()
         try:
-            entry = services.remove_document(str(doc_id))
+            entry = services.remove_document(str(doc_id), kb=kb or None)
             line = ("ok", f"已删除《{entry.title}》（{entry.name}），它的段落不会再被检索到。")
         except Exception as exc:
             line = ("error", _failure(services, exc, "删除文档"))
-        table, choice = refresh()
-        return render.status_html([line]), table, choice
+        table, choice, only = refresh(kb)
+        return render.status_html([line]), table, choice, only
 
     d["remove"].click(
         remove,
-        inputs=[d["choice"]],
-        outputs=[d["remove_status"], d["table"], d["choice"]],
+        inputs=[d["choice"], chat["kb"]],
+        outputs=[d["remove_status"], d["table"], d["choice"], chat["only"]],
         api_visibility="private",
         concurrency_limit=1,
         concurrency_id="ingest",
     )
-    demo.load(refresh, outputs=[d["table"], d["choice"]], api_visibility="private")
+    docs_outputs = [d["table"], d["choice"], chat["only"]]
+    chat["kb"].change(refresh, inputs=[chat["kb"]], outputs=docs_outputs, api_visibility="private")
+    demo.load(refresh, inputs=[chat["kb"]], outputs=docs_outputs, api_visibility="private")
+    demo.load(kb_choices, outputs=[chat["kb"]], api_visibility="private")
 
 
 def _wire_settings(services: Services, prefs_inputs: list[Any], test_btn: Any, test_status: Any) -> None:

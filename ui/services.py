@@ -21,7 +21,7 @@ from core.errors import ConfigError, LoadError
 from core.settings import Settings
 from ingest.index import DocumentEntry
 from ingest.pipeline import IngestReport, Progress, ingest
-from ingest.store import store_exists
+from ingest.store import list_kbs, store_exists
 from ingest.uploads import StoredUpload, display_name, remove_stored, store_upload
 from qa.assistant import Assistant
 from qa.feedback import FeedbackStore
@@ -52,6 +52,8 @@ class Preferences:
     temperature: float = 0.0
     top_k: int = 5
     strictness: float = 0.5
+    kb: str = ""  # the knowledge base asked; "" is the server's (YIJU_KB)
+    doc_ids: tuple[str, ...] = ()  # ask only these documents of it; () is all
 
     @classmethod
     def defaults(cls, settings: Settings) -> Preferences:
@@ -76,8 +78,9 @@ def redact(text: str, secrets: Sequence[str | None]) -> str:
 class Services:
     def __init__(self, settings: Settings, assistant: Assistant, feedback: FeedbackStore) -> None:
         self.settings = settings
-        self.assistant = assistant
+        self.assistant = assistant  # of the server's knowledge base, settings.kb
         self.feedback = feedback
+        self._assistants: dict[str, Assistant] = {settings.kb: assistant}  # others opened when first asked
         self._ingest_lock = threading.Lock()  # one ingest at a time: each writes a whole new generation
         self._swap_lock = threading.Lock()  # no snapshot of the assistant while it switches index
 
@@ -106,18 +109,41 @@ class Services:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"设置无效（{type(exc).__name__}）。请在“设置”页修改。") from None
 
-    def snapshot(self) -> Assistant:
+    def snapshot(self, kb: str | None = None) -> Assistant:
         """A shallow copy sharing the model and index, safe to re-configure per request."""
+        name = kb or self.settings.kb
         with self._swap_lock:
-            return copy.copy(self.assistant)
+            if name not in self._assistants:
+                self._assistants[name] = self._open(name)
+            return copy.copy(self._assistants[name])
+
+    def _open(self, kb: str) -> Assistant:
+        """An assistant like the server's (model, LLM, reranker) on the knowledge base ``kb``."""
+        view = copy.copy(self.assistant)
+        view.settings = self.kb_settings(kb)
+        view.reload()
+        return view
+
+    def kb_settings(self, kb: str | None) -> Settings:
+        try:
+            return self.settings.replace(kb=kb or None)
+        except ValidationError as exc:
+            raise ConfigError(f"{exc.errors()[0]['msg'].removeprefix('Value error, ')}。") from None
+
+    def knowledge_bases(self) -> list[str]:
+        """The knowledge bases on this store, the server's first."""
+        names = list_kbs(self.settings)
+        return [self.settings.kb, *(n for n in names if n != self.settings.kb)]
 
     def assistant_for(self, prefs: Preferences) -> Assistant:
         settings = self.settings_for(prefs)
         if prefs.use_llm and not prefs.base_url.strip():
             raise ConfigError("已选择用 LLM 回答，但没有填写接口地址。请在“设置”页填写 Base URL，或改用离线抽取式。")
-        view = self.snapshot()
-        view.settings = settings
+        view = self.snapshot(prefs.kb)
+        view.settings = settings.replace(kb=view.settings.kb)
         view.llm = _llm(settings) if prefs.use_llm else None
+        if prefs.doc_ids:
+            view.retriever = view.retriever.restricted_to(prefs.doc_ids)
         return view
 
     def ask_record(self, question: str) -> dict[str, Any]:
@@ -136,11 +162,19 @@ class Services:
         return [prefs.api_key if prefs else None, self.settings.api_key()]
 
     # -- documents ------------------------------------------------------------------
-    def document_entries(self) -> list[DocumentEntry]:
-        return list(self.assistant.index.manifest.documents)
+    def document_entries(self, kb: str | None = None) -> list[DocumentEntry]:
+        """The documents of ``kb`` (default: the server's); none for a knowledge base not made yet."""
+        settings = self.kb_settings(kb)
+        if settings.kb not in self._assistants and not store_exists(settings):
+            return []
+        return list(self.snapshot(settings.kb).index.manifest.documents)
 
-    def add_files(self, files: Sequence[tuple[Path, str]], progress: Progress | None = None) -> list[StatusLine]:
-        """Store and ingest uploads ``(temp path, original name)``; one status line per file, in order."""
+    def add_files(
+        self, files: Sequence[tuple[Path, str]], progress: Progress | None = None, kb: str | None = None
+    ) -> list[StatusLine]:
+        """Store and ingest uploads ``(temp path, original name)`` into ``kb`` (made if new); one status line per
+        file, in order."""
+        settings = self.kb_settings(kb)
         results: list[StatusLine | StoredUpload] = []
         for source, original in files:
             try:
@@ -151,15 +185,15 @@ class Services:
         if not stored:
             return [r for r in results if not isinstance(r, StoredUpload)]
         with self._ingest_lock:
-            report = ingest([u.path for u in stored], self.settings, self.assistant.embedder, progress=progress)
-            self._reload()
-        lines = [r if not isinstance(r, StoredUpload) else self._outcome(r, report) for r in results]
+            report = ingest([u.path for u in stored], settings, self.assistant.embedder, progress=progress)
+            self._reload(settings.kb)
+        lines = [r if not isinstance(r, StoredUpload) else self._outcome(r, report, settings.kb) for r in results]
         for path in report.removed:
             remove_stored(Path(path), self.settings.uploads_dir)
             lines.append(("warn", f"{Path(path).name}：与新上传的文件内容相同，已由新文件替换。"))
         return lines
 
-    def _outcome(self, upload: StoredUpload, report: IngestReport) -> StatusLine:
+    def _outcome(self, upload: StoredUpload, report: IngestReport, kb: str) -> StatusLine:
         path = str(upload.path)
         reason = next((s.reason for s in report.skipped if s.path == path), None)
         if reason is not None:
@@ -167,26 +201,30 @@ class Services:
             return ("error", f"{upload.original_name}：{reason}")
         if path in report.unchanged:
             return ("warn", f"{upload.original_name}：文档库中已有同一文件，无需重复入库。")
-        entry = next((e for e in self.document_entries() if e.path == path), None)
+        entry = next((e for e in self.document_entries(kb) if e.path == path), None)
         detail = f"{entry.passages} 个段落，标题《{entry.title}》" if entry else "没有可用段落"
         return ("ok", f"{upload.original_name}：已入库（{detail}）。")
 
-    def remove_document(self, doc_id: str) -> DocumentEntry:
+    def remove_document(self, doc_id: str, kb: str | None = None) -> DocumentEntry:
+        settings = self.kb_settings(kb)
         with self._ingest_lock:
-            entries = {e.doc_id: e for e in self.document_entries()}
+            entries = {e.doc_id: e for e in self.document_entries(settings.kb)}
             entry = entries.get(doc_id)
             if entry is None:
                 raise ConfigError("该文档已不在文档库中，请刷新列表后重试。")
             if len(entries) == 1:
                 raise ConfigError("这是文档库中唯一的文档，不能删除。请先上传其他文档。")
-            ingest([], self.settings, self.assistant.embedder, remove_doc_ids=[doc_id])
-            self._reload()
+            ingest([], settings, self.assistant.embedder, remove_doc_ids=[doc_id])
+            self._reload(settings.kb)
         remove_stored(Path(entry.path), self.settings.uploads_dir)
         return entry
 
-    def _reload(self) -> None:
+    def _reload(self, kb: str) -> None:
         with self._swap_lock:
-            self.assistant.reload()
+            if kb in self._assistants:
+                self._assistants[kb].reload()
+            else:
+                self._assistants[kb] = self._open(kb)
 
 
 def _llm(settings: Settings) -> Any:

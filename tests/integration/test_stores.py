@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import IndexMissingError, ModelMismatchError, StoreError
+from core.errors import ConfigError, IndexMissingError, ModelMismatchError, StoreError
 from core.settings import Settings
 from ingest.pipeline import ingest
 from ingest.store import delete_kb, list_kbs, open_store
@@ -256,3 +256,28 @@ def test_cli_on_milvus_with_a_knowledge_base(model_settings, tmp_path: Path) -> 
     assert done.returncode == 1 and "--kb nothing" in done.stderr and "Traceback" not in done.stderr
     assert run("-m", "qa", "kb", "delete", "policy").returncode == 0
     assert json.loads(run("-m", "qa", "kb", "list", "--json").stdout) == []
+
+
+def test_the_app_services_work_per_knowledge_base(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+    from qa.feedback import FeedbackStore
+    from ui.services import Preferences, Services, ensure_index
+
+    settings = _settings(model_settings, tmp_path, store).replace(seed_dir=SEEDS)
+    ensure_index(settings, embedder, lambda _: None)
+    services = Services(settings, Assistant(settings, embedder), FeedbackStore(settings.feedback_path))
+    upload = tmp_path / "factory.txt"
+    upload.write_text("丁公司宣布在成都新建一座智能工厂，总投资八十亿元。", "utf-8")
+    assert services.document_entries("factory") == []
+    (line,) = services.add_files([(upload, "factory.txt")], kb="factory")
+    assert line[0] == "ok", line
+    assert services.knowledge_bases() == ["default", "factory"]
+    assert [e.passages for e in services.document_entries("factory")] == [1]
+    answer = services.assistant_for(Preferences(kb="factory")).ask("丁公司的智能工厂总投资多少？")
+    assert not answer.refused and "八十亿元" in answer.text
+    assert services.assistant_for(Preferences()).ask("丁公司的智能工厂总投资多少？").refused
+    seed_doc = services.document_entries()[0].doc_id
+    restricted = services.assistant_for(Preferences(doc_ids=(seed_doc,)))
+    assert "5200万" in restricted.ask("我国中小微企业有多少户？").text
+    assert {r.passage.doc_id for r in restricted.retriever.search("中小企业", k=5)} == {seed_doc}
+    with pytest.raises(ConfigError, match="知识库名称"):
+        services.document_entries("中文名")
