@@ -300,7 +300,7 @@ def drop_instruction_backed(answer: str, passages: Sequence[ScoredPassage]) -> t
     """
     kept: list[str] = []
     removed: list[str] = []
-    for claim in split_claims(answer):
+    for claim in split_claims(answer, len(passages)):
         cited = [passages[n - 1].passage.text for n in dict.fromkeys(claim.cited) if 1 <= n <= len(passages)]
         if _instruction_backed(claim.text, cited):
             removed.append(claim.text)

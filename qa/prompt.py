@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from core.text import normalize
 from core.types import REFUSAL_TEXT, ScoredPassage
+from qa.citations import strip_citations
 
 DATA_OPEN, DATA_CLOSE = "<资料>", "</资料>"
 HISTORY_OPEN, HISTORY_CLOSE = "<对话历史>", "</对话历史>"
@@ -53,7 +54,6 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 _DELIMITER = re.compile(r"[<＜〈]\s*[/／]?\s*(资料|对话历史)\s*[>＞〉]")
-_MARKERS = re.compile(r"\s*[\[【［]\s*\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\s*[\]】］]")
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 _REWRITE_PREFIX = re.compile(r"^(改写后的问题|改写后|独立问题|完整问题|问题)\s*[:：]\s*")
 _QUOTES = "\"'“”‘’「」『』"
@@ -100,7 +100,7 @@ def answer_messages(question: str, passages: Sequence[ScoredPassage]) -> list[Me
 def _history_block(history: Sequence[tuple[str, str]]) -> str:
     lines = [HISTORY_OPEN]
     for asked, answered in history[-REWRITE_HISTORY_TURNS:]:
-        reply = _MARKERS.sub("", answered).strip()
+        reply = strip_citations(answered).strip()
         if len(reply) > REWRITE_ANSWER_CHARS:
             reply = reply[:REWRITE_ANSWER_CHARS] + "…"
         lines += [f"用户：{defuse(asked.strip())}", f"助手：{defuse(reply)}"]
@@ -131,7 +131,7 @@ def parse_rewrite(reply: str) -> str | None:
 
 def refusal_like(text: str) -> bool:
     """The model answered with the fixed refusal sentence, or a short variant of it."""
-    core = re.sub(r"[^\w]", "", _MARKERS.sub("", normalize(strip_reasoning(text))))
+    core = re.sub(r"[^\w]", "", strip_citations(normalize(strip_reasoning(text))))
     if not core:
         return False
     if core.startswith(_REFUSAL_CORE) or core.startswith("根据现有资料无法回答"):

@@ -1,8 +1,9 @@
 """Citation verification: keep only the answer sentences the sources support.
 
-Every answer sentence must cite at least one retrieved passage with ``[n]``;
-every number, percentage, date and named entity in it must appear in a
-passage it cites. Unsupported sentences are removed and listed. Each
+Every answer sentence must cite at least one retrieved passage with ``[n]``
+(or another style models write: ``qa.citations`` pairs sentences with their
+markers); every number, percentage, date and named entity in it must appear in
+a passage it cites. Unsupported sentences are removed and listed. Each
 citation carries the span of the passage that best supports each sentence citing it.
 """
 
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from core.text import normalize
 from core.types import Citation, ScoredPassage
 from ingest.chunk import sentence_spans
+from qa.citations import MARKER, Claim, split_claims
 from qa.terms import number_forms
 
-MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
+__all__ = ["MARKER", "Claim", "Verified", "best_span", "claim_facts", "split_claims", "unsupported_facts", "verify"]
+
 _QUOTED = re.compile(r"[《“「『\"]([^》”」』\"]{2,30})[》”」』\"]")
 _ORG = re.compile(
     r"[\u4e00-\u9fff（）()]{2,20}?(?:有限公司|股份公司|集团|银行|研究院|大学|协会|委员会|管理局|知识产权局)"
@@ -24,40 +27,10 @@ _ORG = re.compile(
 
 
 @dataclass(frozen=True)
-class Claim:
-    text: str  # the sentence without markers
-    cited: tuple[int, ...]  # 1-based passage numbers as written
-
-
-@dataclass(frozen=True)
 class Verified:
     text: str
     citations: tuple[Citation, ...]
     removed: tuple[str, ...]
-
-
-def split_claims(answer: str) -> list[Claim]:
-    """Sentences of an answer with the ``[n]`` markers that follow or sit inside them."""
-    claims: list[Claim] = []
-    for chunk in re.split(r"\n+", answer):
-        for sentence in _sentences_with_markers(chunk):
-            numbers = tuple(int(n) for m in MARKER.finditer(sentence) for n in re.split(r"[,，、\s]+", m.group(1)) if n)
-            text = MARKER.sub("", sentence).strip()
-            if text and re.search(r"\w", text):
-                claims.append(Claim(text, numbers))
-    return claims
-
-
-def _sentences_with_markers(chunk: str) -> list[str]:
-    """Split after sentence ends, keeping markers that follow the 。 with their sentence."""
-    out: list[str] = []
-    pos = 0
-    for m in re.finditer(r"[。！？!?；;]+[”’」』）)]*((?:\s*[\[【［][\d,，、\s]+[\]】］])*)", chunk):
-        out.append(chunk[pos : m.end()])
-        pos = m.end()
-    if chunk[pos:].strip():
-        out.append(chunk[pos:])
-    return out
 
 
 def claim_facts(text: str) -> tuple[set[str], set[str]]:
@@ -96,7 +69,7 @@ def verify(answer: str, retrieved: list[ScoredPassage]) -> Verified:
     kept: list[tuple[str, list[int]]] = []  # supported sentences and the passages they cite
     removed: list[str] = []
     spans: dict[int, list[tuple[int, int]]] = {}  # passage number as cited → its supporting spans, first use first
-    for claim in split_claims(answer):
+    for claim in split_claims(answer, len(retrieved)):
         valid = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(retrieved)]
         sources = [retrieved[n - 1].passage.text for n in valid]
         if not valid or unsupported_facts(claim.text, sources):

@@ -172,6 +172,53 @@ def test_citation_of_a_passage_that_does_not_exist_is_caught(
     assert mixed.removed_sentences == ("科技型中小企业50万家。",)
 
 
+def test_citation_styles_models_write_are_verified_and_cited(
+    llm_settings: Settings, embedder, seed_index, server: ScriptedOpenAIServer
+) -> None:
+    assistant = make_assistant(llm_settings, embedder, seed_index)
+    n1 = number_of(assistant, QUESTION, "5200万")
+    n2 = number_of(assistant, QUESTION, "1.22亿")
+    n3 = number_of(assistant, QUESTION, "创新创造力")
+    lo, hi = sorted((n1, n2))
+    server.reply(
+        "\n".join(
+            [
+                f"【{n1}】数据显示，我国中小微企业数量已超过5200万户。",  # before the sentence
+                f"其中高新技术企业46.5万家[^{n1}]，专精特新中小企业10.3万家。",
+                f"截至2023年9月底，个体工商户达到1.22亿户。（来源：{n2}）",
+                f"全国登记在册的经营主体达到了1.81亿户。[{n2}, {n1}]",
+                f"王斌表示，要精准提升中小企业活力和创新创造力(来源：{n3})。",
+                f"其中个体工商户有1.2亿户。【{n1}】",  # a figure no passage gives
+                f"中小企业是经济的毛细血管。[{lo}-{hi}]",
+                "",
+                f"[^{n1}]: 资料{n1}",
+            ]
+        )
+    )
+    kept = [
+        ("数据显示，我国中小微企业数量已超过5200万户。", [n1]),
+        ("其中高新技术企业46.5万家，专精特新中小企业10.3万家。", [n1]),
+        ("截至2023年9月底，个体工商户达到1.22亿户。", [n2]),
+        ("全国登记在册的经营主体达到了1.81亿户。", [n2, n1]),
+        ("王斌表示，要精准提升中小企业活力和创新创造力。", [n3]),
+        ("中小企业是经济的毛细血管。", list(range(lo, hi + 1))),
+    ]
+    renumbered: dict[int, int] = {}  # retrieved number → answer number, in order of first use
+    for _, cited in kept:
+        for n in cited:
+            renumbered.setdefault(n, len(renumbered) + 1)
+
+    _, answer = run(assistant, QUESTION)
+
+    assert answer.mode == "llm" and not answer.refused
+    assert answer.text == "".join(text + "".join(f"[{renumbered[n]}]" for n in cited) for text, cited in kept)
+    assert answer.removed_sentences == ("其中个体工商户有1.2亿户。",) and "已删除 1 句" in answer.notice
+    by_number = {c.n: c.passage.passage_id for c in answer.citations}
+    assert by_number == {renumbered[n]: answer.retrieved[n - 1].passage.passage_id for n in renumbered}
+    quotes = {c.n: c.quote for c in answer.citations}
+    assert "5200万户" in quotes[renumbered[n1]] and "1.22亿户" in quotes[renumbered[n2]]
+
+
 def test_reasoning_block_is_never_shown(
     llm_settings: Settings, embedder, seed_index, server: ScriptedOpenAIServer
 ) -> None:
