@@ -1,4 +1,4 @@
-"""A LangChain ``BaseRetriever`` over the yiju index, for people building their own chains."""
+"""A LangChain ``BaseRetriever`` over a yiju knowledge base (either store), for people building their own chains."""
 
 from __future__ import annotations
 
@@ -14,18 +14,21 @@ from qa.retrieve import HybridRetriever, Method
 
 
 class YijuRetriever(BaseRetriever):
-    """Hybrid retrieval as LangChain documents; metadata holds the passage record (id, doc, title, paragraph, score)."""
+    """Hybrid retrieval as LangChain documents; metadata holds the passage record (id, doc, title, paragraph, score).
+
+    ``doc_ids`` restricts the search to those documents (filtered inside the store)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     retriever: HybridRetriever
     k: int = 5
     method: Method = "hybrid"
+    doc_ids: list[str] | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[LCDocument]:
-        results = self.retriever.search(query, k=self.k, method=self.method)
+        results = self.retriever.search(query, k=self.k, method=self.method, doc_ids=self.doc_ids)
         documents = []
         for r in results:
             metadata = scored_record(r)

@@ -178,6 +178,8 @@ def test_langchain_retriever_on_the_store(seed_store, embedder) -> None:  # type
     assert len(docs) == 3 and "5200万户" in docs[0].page_content
     assert docs[0].metadata["paragraph"] == 2 and docs[0].metadata["title"].endswith("加快成长")
     assert docs[0].id == docs[0].metadata["passage_id"]
+    none = YijuRetriever(retriever=HybridRetriever(store, embedder), k=3, doc_ids=["0" * 40])
+    assert none.invoke("我国中小微企业有多少户？") == []
 
 
 def test_seed_questions_get_the_same_answers_on_both_stores(both_assistants) -> None:  # type: ignore[no-untyped-def]
