@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     min_passage_chars: int = Field(20, ge=0, le=400, description="短于该长度的碎片并入同一文章的相邻段落。")
     top_k: int = Field(5, ge=1, le=50, description="检索并交给回答器的段落数。")
     candidates: int = Field(50, ge=5, le=1000, description="每路检索（向量、关键词）的候选数，融合前。")
+    answerer: Literal["rules", "learned"] = Field(
+        "rules",
+        description=(
+            "离线回答器：`rules`（默认，手写规则的句子打分与拒答）或 `learned`（试验性：训练得到的阅读器与拒答模型，"
+            "见 eval/train_reader.md；新闻验证集上尚不如 rules）。"
+        ),
+    )
     strictness: float = Field(
         0.5,
         ge=0.0,

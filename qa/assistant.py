@@ -29,6 +29,8 @@ from qa.extractive import (
     sentence_hits,
 )
 from qa.followup import rewrite_rule
+from qa.learned import LearnedAnswerer
+from qa.models import TrainedModels, load_models
 from qa.retrieve import HybridRetriever
 from qa.support import DEFAULT_GATE, GateModel, candidate_evidence, decide, wanted_kind
 from qa.terms import QuestionAnalysis, analyze
@@ -68,12 +70,16 @@ class Assistant:
         index: Index | Store | None = None,
         llm: LLMClient | None = None,
         gate: GateModel = DEFAULT_GATE,
+        models: TrainedModels | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index or open_store(settings)
         self.llm = llm
         self.gate = gate
+        self.learned: LearnedAnswerer | None = None
+        if settings.answerer == "learned":
+            self.learned = LearnedAnswerer(models or load_models(embedder_name=embedder.name), embedder)
         self.retriever = HybridRetriever(self.index, embedder, candidates=settings.candidates)
 
     def reload(self) -> None:
@@ -116,6 +122,9 @@ class Assistant:
         started = time.perf_counter()
         cleaned = self.check_question(question)
         query = self.standalone(cleaned, history)
+        if self.learned is not None:
+            yield from self._learned(question, cleaned, query, history, started, use_llm)
+            return
         a = self.assess(query)
         base = Answer(
             question=question,
@@ -178,6 +187,33 @@ class Assistant:
             return base
         notice = ENGLISH_NOTICE if analysis.english else ""
         return replace(base, text=checked.text, refused=False, citations=checked.citations, notice=notice)
+
+    def _learned(
+        self, question: str, cleaned: str, query: str, history: History, started: float, use_llm: bool
+    ) -> Iterator[str | Answer]:
+        """retrieve → read → gate → compose → verify with the trained reader and gate (``qa.learned``)."""
+        assert self.learned is not None
+        retrieved = self.retriever.search(query, k=self.settings.top_k)
+        a = self.learned.assess(query, retrieved, self.settings.strictness)
+        base = Answer(
+            question=question,
+            text=REFUSAL_TEXT,
+            refused=True,
+            citations=(),
+            retrieved=tuple(retrieved),
+            mode="extractive",
+            latency_ms=0.0,
+            standalone_question=query if query != cleaned else "",
+            support=a.support,
+        )
+        if not a.supported:
+            yield replace(base, latency_ms=_ms(started), notice=a.support.reason)
+            return
+        extractive = self.learned.answer(base, a)
+        if self.llm is None or not use_llm:
+            yield replace(extractive, latency_ms=_ms(started))
+            return
+        yield from self._llm(base, extractive, query, started)
 
     def _llm(self, base: Answer, extractive: Answer, query: str, started: float) -> Iterator[str | Answer]:
         """Stream the LLM's answer, then keep only what the passages support.

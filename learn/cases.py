@@ -1,0 +1,169 @@
+"""Training and validation cases: real retrieval over each source's own contexts, read by the real reader.
+
+Every SQuAD-style source is indexed by the product's own ingest pipeline (so
+passages, retrieval scores and sentence splits are what the answerer sees).
+Each question gives a *normal* case (its top passages; they support an answer
+when one holds an answer text) and, for every other answerable question, a
+*noise* case: the same question over the best passages that hold no answer
+text (on-topic noise, the right behaviour is a refusal), and for every
+question with a number or a name, a *swapped* case: the number changed, or
+the name replaced by one from another question of the source, where the
+context holds neither (a synthetic near miss: another year, another body).
+Unanswerable
+questions (ChineseSquad 2.0, DuReader-checklist near misses) give cases with
+no support.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.settings import Settings
+from core.text import normalize
+from core.types import ScoredPassage
+from learn.sources import Item, Source, squad_items
+from qa.analysis import QueryAnalysis, analyse
+from qa.read import Candidate, candidates_of, sentence_features
+
+TOP_K = 5
+NOISE_POOL = 12
+
+
+@dataclass
+class Case:
+    source: str
+    qid: str
+    kind: str  # normal | noise | impossible
+    supported: bool  # some passage holds an answer text
+    analysis: QueryAnalysis
+    retrieved: list[ScoredPassage]
+    candidates: list[Candidate]
+    features: np.ndarray  # reader rows
+    holds: np.ndarray  # per candidate: holds an answer text
+
+
+class MemoEmbedder:
+    """The real embedder with every vector kept: a source's sentences are embedded in one batch."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[attr-defined]
+        self.dim = inner.dim  # type: ignore[attr-defined]
+        self._q: dict[str, np.ndarray] = {}
+        self._p: dict[str, np.ndarray] = {}
+
+    def _get(self, memo: dict[str, np.ndarray], texts: Sequence[str], embed: object) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        if missing:
+            for t, v in zip(missing, embed(missing), strict=True):  # type: ignore[operator]
+                memo[t] = v
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([memo[t] for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._get(self._q, texts, self.inner.embed_queries)  # type: ignore[attr-defined]
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._get(self._p, texts, self.inner.embed_passages)  # type: ignore[attr-defined]
+
+
+def _index(src: Source, items: Sequence[Item], settings: Settings, embedder: object, work: Path) -> object:
+    from ingest.index import load_index
+    from ingest.pipeline import ingest
+    from qa.datasets import squad_document, write_corpus
+
+    docs = list({(i.title, i.context): squad_document(i.title, i.context) for i in items}.values())
+    folder = work / src.name
+    write_corpus(docs, folder / "corpus")
+    local = settings.replace(index_dir=folder / "index")
+    report = ingest([folder / "corpus"], local, embedder)  # type: ignore[arg-type]
+    print(
+        f"  {src.name}: {report.documents} documents, {report.passages} passages "
+        f"(embedded {report.embedded}) in {report.seconds:.0f} s",
+        file=sys.stderr,
+    )
+    return load_index(local.resolved_index_dir)
+
+
+def _holds(text: str, answers: Iterable[str]) -> bool:
+    hay = normalize(text).replace(" ", "")
+    return any(normalize(a).replace(" ", "") in hay for a in answers)
+
+
+def _even(qid: str) -> bool:
+    return hashlib.sha1(qid.encode()).digest()[0] % 2 == 0
+
+
+def swapped(item: Item, others: Sequence[str], pick: int) -> str | None:
+    """The question with its first number changed, or a name swapped for ``others[pick % len]``, such
+    that the new value is nowhere in the context; None when neither can be done."""
+    a = analyse(item.question)
+    context = normalize(item.title + item.context)
+    if a.numbers:
+        n = a.numbers[0]
+        value = float(n)
+        steps = (1, 2, 3) if len(n) == 4 and n.isdigit() else (value or 1, 1, 7)
+        for step in steps:
+            new = f"{value + step:g}"
+            if new not in context and n in item.question:
+                return item.question.replace(n, new, 1)
+    names = [x for x in a.names if x in item.question]
+    for k in range(len(others)):
+        other = others[(pick + k) % len(others)]
+        if names and other not in context and other not in item.question:
+            return item.question.replace(names[0], other, 1)
+    return None
+
+
+def build_cases(src: Source, settings: Settings, embedder: object, work: Path, limit: int | None = None) -> list[Case]:
+    from qa.retrieve import HybridRetriever
+
+    items = squad_items(src)
+    if limit is not None and len(items) > limit:
+        step = len(items) / limit
+        items = [items[int(i * step)] for i in range(limit)]
+    memo = MemoEmbedder(embedder)
+    index = _index(src, items, settings, embedder, work)
+    retriever = HybridRetriever(index, memo, candidates=settings.candidates)  # type: ignore[arg-type]
+    memo.embed_queries([normalize(i.question) for i in items])
+    names = sorted({n for i in items for n in analyse(i.question).names if len(n) >= 2})
+    variants = {i.qid: swapped(i, names, k) for k, i in enumerate(items) if i.answers and names}
+    memo.embed_queries([normalize(v) for v in variants.values() if v])
+    cases: list[Case] = []
+    pending: list[tuple[Item, str, list[ScoredPassage]]] = []
+    for item in items:
+        found = retriever.search(item.question, k=NOISE_POOL)
+        if not item.answers:
+            pending.append((item, "impossible", found[:TOP_K]))
+            continue
+        pending.append((item, "normal", found[:TOP_K]))
+        if _even(item.qid):
+            noise = [s for s in found if not _holds(s.passage.title + s.passage.text, item.answers)]
+            pending.append((item, "noise", noise[:TOP_K]))
+        variant = variants.get(item.qid)
+        if variant:
+            changed = Item(item.qid + "-swapped", variant, item.answers, item.title, item.context)
+            pending.append((changed, "swapped", retriever.search(variant, k=TOP_K)))
+    sentences = [c.text for _, _, r in pending for c in candidates_of(r)]
+    memo.embed_passages(sentences)
+    for item, kind, retrieved in pending:
+        analysis = analyse(item.question)
+        cands = candidates_of(retrieved)
+        qvec = memo.embed_queries([analysis.text])[0]
+        cos = memo.embed_passages([c.text for c in cands]) @ qvec if cands else np.zeros(0)
+        rows = sentence_features(analysis, retrieved, cands, cos) if cands else np.zeros((0, 0))
+        holds = (
+            np.array([_holds(c.text, item.answers) for c in cands], dtype=bool)
+            if item.answers
+            else np.zeros(len(cands), dtype=bool)
+        )
+        supported = kind == "normal" and any(_holds(s.passage.text, item.answers) for s in retrieved)
+        cases.append(Case(src.name, item.qid, kind, supported, analysis, retrieved, cands, rows, holds))
+    return cases

@@ -1,0 +1,326 @@
+"""``python -m learn train-reader``: train the reader and the gate, calibrate, report, write the artefact.
+
+1. Cases (``learn.cases``) from every train and validation source.
+2. The reader: LightGBM on the sentence rows of train cases whose passages hold
+   the answer (label: the sentence holds an answer text), early-stopped on
+   validation rows.
+3. The gate: LightGBM on one row per case (``qa.gate.gate_features``), with the
+   reader's probabilities on train cases taken out of fold (3 folds), so the gate
+   learns from the reader as it behaves on unseen questions; early-stopped on
+   validation, then calibrated there (isotonic) and its threshold chosen there
+   (the best balanced accuracy).
+4. Validation figures against the zero-shot e5 baseline, and an ablation of the
+   answer-kind features; all in ``eval/train_reader.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from learn.cases import Case
+from learn.sources import ROOT, SOURCES, file_sha256
+from qa.gate import GATE_FEATURES, gate_features
+from qa.models import ARTEFACT, FORMAT
+from qa.read import SENTENCE_FEATURES, Reading
+
+READER_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "num_threads": 2,
+    "seed": 13,
+}
+GATE_PARAMS: dict[str, Any] = {**READER_PARAMS, "num_leaves": 15, "min_data_in_leaf": 30}
+ROUNDS = 600
+FOLDS = 3
+KIND_COLUMNS = [i for i, f in enumerate(SENTENCE_FEATURES) if f.startswith("kind_")]
+GATE_KIND_COLUMNS = [i for i, f in enumerate(GATE_FEATURES) if f.startswith("kind_")]
+
+
+@dataclass
+class Fitted:
+    reader: Any
+    gate: Any
+    calibration: tuple[list[float], list[float]]
+    threshold: float
+    validation: dict[str, Any]
+
+
+def _reader_rows(cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    use = [c for c in cases if c.supported and len(c.candidates)]
+    x = np.concatenate([c.features for c in use])
+    y = np.concatenate([c.holds for c in use]).astype(np.float64)
+    group = np.concatenate([np.full(len(c.candidates), i) for i, c in enumerate(use)])
+    return x, y, group
+
+
+def _train(params: dict[str, Any], x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> Any:
+    import lightgbm as lgb
+
+    train = lgb.Dataset(x, y)
+    valid = lgb.Dataset(vx, vy, reference=train)
+    return lgb.train(params, train, ROUNDS, valid_sets=[valid], callbacks=[lgb.early_stopping(50, verbose=False)])
+
+
+def _masked(x: np.ndarray, columns: list[int]) -> np.ndarray:
+    if not columns:
+        return x
+    x = x.copy()
+    x[:, columns] = 0.0
+    return x
+
+
+def _probabilities(model: Any, case: Case, mask: list[int]) -> np.ndarray:
+    if not len(case.candidates):
+        return np.zeros(0)
+    return np.asarray(model.predict(_masked(case.features, mask)))
+
+
+def _out_of_fold(cases: Sequence[Case], vx: np.ndarray, vy: np.ndarray, mask: list[int]) -> list[np.ndarray]:
+    """Reader probabilities for every train case from a reader that did not see its question."""
+    folds = [int(hash_fold(c.qid)) for c in cases]
+    out: list[np.ndarray] = [np.zeros(0)] * len(cases)
+    for k in range(FOLDS):
+        x, y, _ = _reader_rows([c for c, f in zip(cases, folds, strict=True) if f != k])
+        model = _train(READER_PARAMS, _masked(x, mask), y, _masked(vx, mask), vy)
+        for i, (c, f) in enumerate(zip(cases, folds, strict=True)):
+            if f == k:
+                out[i] = _probabilities(model, c, mask)
+    return out
+
+
+def hash_fold(qid: str) -> int:
+    import hashlib
+
+    return hashlib.sha1(qid.encode()).digest()[1] % FOLDS
+
+
+def _gate_rows(cases: Sequence[Case], probs: Sequence[np.ndarray], mask: list[int]) -> np.ndarray:
+    rows = [
+        gate_features(Reading(c.analysis, tuple(c.candidates), c.features, p), c.retrieved)
+        for c, p in zip(cases, probs, strict=True)
+    ]
+    return _masked(np.stack(rows), mask)
+
+
+def _labels(cases: Sequence[Case]) -> np.ndarray:
+    return np.array([float(c.supported) for c in cases])
+
+
+def fit(train: Sequence[Case], val: Sequence[Case], ablate_kind: bool = False) -> Fitted:
+    from sklearn.isotonic import IsotonicRegression
+
+    mask = KIND_COLUMNS if ablate_kind else []
+    gmask = GATE_KIND_COLUMNS if ablate_kind else []
+    x, y, _ = _reader_rows(train)
+    vx, vy, _ = _reader_rows(val)
+    reader = _train(READER_PARAMS, _masked(x, mask), y, _masked(vx, mask), vy)
+    oof = _out_of_fold(train, vx, vy, mask)
+    val_probs = [_probabilities(reader, c, mask) for c in val]
+    gx, gy = _gate_rows(train, oof, gmask), _labels(train)
+    gvx, gvy = _gate_rows(val, val_probs, gmask), _labels(val)
+    gate = _train(GATE_PARAMS, gx, gy, gvx, gvy)
+    raw = np.asarray(gate.predict(gvx))
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, gvy)
+    calibrated = iso.predict(raw)
+    threshold = _balanced_threshold(calibrated, gvy)
+    cal = ([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
+    figures = evaluate_cases(val, val_probs, calibrated, threshold)
+    return Fitted(reader, gate, cal, threshold, figures)
+
+
+def _balanced_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    best, best_t = -1.0, 0.5
+    for t in np.unique(p):
+        tpr = float((p[y == 1] >= t).mean()) if (y == 1).any() else 0.0
+        tnr = float((p[y == 0] < t).mean()) if (y == 0).any() else 0.0
+        if (tpr + tnr) / 2 > best:
+            best, best_t = (tpr + tnr) / 2, float(t)
+    return best_t
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if len(set(labels.tolist())) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
+
+
+def evaluate_cases(
+    cases: Sequence[Case], probs: Sequence[np.ndarray], gate_p: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """Per source and overall: reader top-1 holds the answer, e5 zero-shot top-1, gate AUC, end-to-end rates."""
+    out: dict[str, Any] = {}
+    names = sorted({c.source for c in cases})
+    for name in [*names, "all"]:
+        idx = [i for i, c in enumerate(cases) if name in ("all", c.source)]
+        sup = [i for i in idx if cases[i].supported and len(cases[i].candidates)]
+        top = [bool(cases[i].holds[int(np.argmax(probs[i]))]) for i in sup]
+        zero = [bool(cases[i].holds[int(np.argmax(cases[i].features[:, 0]))]) for i in sup]
+        labels = np.array([float(cases[i].supported) for i in idx])
+        answered = gate_p[idx] >= threshold
+        neg = labels == 0
+        right = [answered[j] and top[sup.index(i)] for j, i in enumerate(idx) if i in set(sup)]
+        out[name] = {
+            "cases": len(idx),
+            "supported": int(labels.sum()),
+            "reader_top1": _mean(top),
+            "e5_zero_shot_top1": _mean(zero),
+            "gate_auc": auc(gate_p[idx], labels),
+            "unsupported_refused": float((~answered[neg]).mean()) if neg.any() else float("nan"),
+            "supported_answered_right": _mean(right),
+            "noise_refused": _rate([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "noise"]),
+            "near_miss_refused": _rate([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "impossible"]),
+            "swapped_refused": _rate([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "swapped"]),
+        }
+    return out
+
+
+def _mean(values: Sequence[bool]) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def _rate(values: Sequence[bool]) -> float:
+    return _mean(values)
+
+
+def artefact(fitted: Fitted, embedding_model: str, info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "embedding_model": embedding_model,
+        "sentence_features": list(SENTENCE_FEATURES),
+        "gate_features": list(GATE_FEATURES),
+        "reader": fitted.reader.model_to_string(),
+        "gate": fitted.gate.model_to_string(),
+        "calibration": {"x": fitted.calibration[0], "y": fitted.calibration[1]},
+        "threshold": fitted.threshold,
+        "info": info,
+    }
+
+
+def run(
+    limit: int | None, out: Path = ARTEFACT, report_dir: Path = ROOT / "eval", quick: bool = False
+) -> dict[str, Any]:
+    from core.settings import Settings
+    from ingest.embed import SentenceTransformerEmbedder
+    from learn.cases import build_cases
+
+    started = time.perf_counter()
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder(settings)
+    work = settings.data_dir / "learn"
+    squad = [s for s in SOURCES if s.path.endswith(".json") and s.role in ("train", "validation")]
+    cases: dict[str, list[Case]] = {}
+    for src in squad:
+        t = time.perf_counter()
+        cases[src.name] = build_cases(src, settings, embedder, work, limit=limit)
+        print(f"  {src.name}: {len(cases[src.name])} cases in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    built = time.perf_counter() - started
+    train = [c for s in squad if s.role == "train" for c in cases[s.name]]
+    val = [c for s in squad if s.role == "validation" for c in cases[s.name]]
+    fitted = fit(train, val)
+    ablation = fit(train, val, ablate_kind=True)
+    info = {
+        "command": "python -m learn train-reader"
+        + (" --quick" if quick else "")
+        + (f" --limit {limit}" if limit and not quick else ""),
+        "sources": {
+            s.name: {
+                "role": s.role,
+                "path": s.path,
+                "buckets": list(s.buckets),
+                "sha256": file_sha256(ROOT / s.path),
+                "cases": len(cases[s.name]),
+            }
+            for s in squad
+        },
+        "train_cases": len(train),
+        "validation_cases": len(val),
+        "reader_rounds": fitted.reader.best_iteration,
+        "gate_rounds": fitted.gate.best_iteration,
+        "reader_params": READER_PARAMS,
+        "gate_params": GATE_PARAMS,
+        "threshold": fitted.threshold,
+        "seconds_building_cases": round(built, 1),
+        "seconds_total": round(time.perf_counter() - started, 1),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, no accelerator",
+        "embedding_model": embedder.name,
+    }
+    report = {"info": info, "validation": fitted.validation, "ablation_no_answer_kind": ablation.validation}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(artefact(fitted, embedder.name, info), ensure_ascii=False), encoding="utf-8")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "train_reader.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    (report_dir / "train_reader.md").write_text(markdown(report), encoding="utf-8")
+    return report
+
+
+def _pct(v: float) -> str:
+    return "–" if v != v else f"{100 * v:.1f} %"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    info = report["info"]
+    lines = [
+        "# The learned reader and gate",
+        "",
+        f"Made by `{info['command']}` in {info['seconds_total']:.0f} s ({info['machine']}); "
+        f"{info['train_cases']} train cases, {info['validation_cases']} validation cases; "
+        f"reader {info['reader_rounds']} rounds, gate {info['gate_rounds']} rounds; "
+        f"operating threshold {info['threshold']:.3f} (calibrated probability, strictness 0.5).",
+        "",
+        "## Validation (threshold and calibration chosen here)",
+        "",
+        *_table(report["validation"]),
+        "",
+        "## Ablation: without the answer-kind features (question word table)",
+        "",
+        *_table(report["ablation_no_answer_kind"]),
+        "",
+        "## Data",
+        "",
+        "| source | role | buckets | cases | sha256 |",
+        "|---|---|---|---:|---|",
+        *(
+            f"| {n} | {s['role']} | {s['buckets'][0]}–{s['buckets'][1] - 1} | {s['cases']} | {s['sha256'][:16]}… |"
+            for n, s in info["sources"].items()
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _auc_text(v: float) -> str:
+    return "–" if v != v else f"{v:.3f}"
+
+
+def _table(figures: dict[str, Any]) -> list[str]:
+    rows = [
+        "| set | cases | reader top-1 holds answer | e5 zero-shot top-1 | gate AUC | unsupported refused | noise refused "
+        "| near misses refused | swapped refused | supported answered right |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in figures.items():
+        rows.append(
+            f"| {name} | {f['cases']} | {_pct(f['reader_top1'])} | {_pct(f['e5_zero_shot_top1'])} | "
+            f"{_auc_text(f['gate_auc'])} | {_pct(f['unsupported_refused'])} | "
+            f"{_pct(f['noise_refused'])} | {_pct(f['near_miss_refused'])} | {_pct(f['swapped_refused'])} | "
+            f"{_pct(f['supported_answered_right'])} |"
+        )
+    return rows
