@@ -74,12 +74,39 @@ class MemoEmbedder:
         return self._get(self._p, texts, self.inner.embed_passages)  # type: ignore[attr-defined]
 
 
-def _index(src: Source, items: Sequence[Item], settings: Settings, embedder: object, work: Path) -> object:
+NEWS_DISTRACTORS = 200
+
+
+def news_items(src: Source) -> tuple[list[Item], list[object]]:
+    """A JSONL set on CRUD-RAG stories: its questions with their story as context, and the stories
+    plus ``NEWS_DISTRACTORS`` other news documents to index (as the news evaluation does)."""
+    from learn.sources import ROOT
+    from qa.datasets import crud_rag_documents, crud_rag_texts
+    from qa.evaluate import load_questions
+
+    questions = load_questions(ROOT / src.path)
+    stories = crud_rag_texts(sorted({q.doc for q in questions}))
+    items = [Item(q.id, q.question, q.answers if q.answerable else (), "", stories[q.doc]) for q in questions]
+    from qa.datasets import crud_rag_references
+
+    docs = crud_rag_references(sorted(stories)) + crud_rag_documents(NEWS_DISTRACTORS)
+    return items, list({d.name: d for d in docs}.values())
+
+
+def _index(
+    src: Source,
+    items: Sequence[Item],
+    settings: Settings,
+    embedder: object,
+    work: Path,
+    docs: Sequence[object] | None = None,
+) -> object:
     from ingest.index import load_index
     from ingest.pipeline import ingest
     from qa.datasets import squad_document, write_corpus
 
-    docs = list({(i.title, i.context): squad_document(i.title, i.context) for i in items}.values())
+    if docs is None:
+        docs = list({(i.title, i.context): squad_document(i.title, i.context) for i in items}.values())
     folder = work / src.name
     write_corpus(docs, folder / "corpus")
     local = settings.replace(index_dir=folder / "index")
@@ -125,12 +152,16 @@ def swapped(item: Item, others: Sequence[str], pick: int) -> str | None:
 def build_cases(src: Source, settings: Settings, embedder: object, work: Path, limit: int | None = None) -> list[Case]:
     from qa.retrieve import HybridRetriever
 
-    items = squad_items(src)
+    docs = None
+    if src.path.endswith(".jsonl"):
+        items, docs = news_items(src)
+    else:
+        items = squad_items(src)
     if limit is not None and len(items) > limit:
         step = len(items) / limit
         items = [items[int(i * step)] for i in range(limit)]
     memo = MemoEmbedder(embedder)
-    index = _index(src, items, settings, embedder, work)
+    index = _index(src, items, settings, embedder, work, docs)
     retriever = HybridRetriever(index, memo, candidates=settings.candidates)  # type: ignore[arg-type]
     memo.embed_queries([normalize(i.question) for i in items])
     names = sorted({n for i in items for n in analyse(i.question).names if len(n) >= 2})

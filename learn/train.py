@@ -225,7 +225,9 @@ def run(
     settings = Settings()
     embedder = SentenceTransformerEmbedder(settings)
     work = settings.data_dir / "learn"
-    squad = [s for s in SOURCES if s.path.endswith(".json") and s.role in ("train", "validation")]
+    squad = [
+        s for s in SOURCES if s.role in ("train", "validation") and (s.path.endswith(".json") or s.name == "news-train")
+    ]
     cases: dict[str, list[Case]] = {}
     for src in squad:
         t = time.perf_counter()
