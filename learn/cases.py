@@ -81,14 +81,12 @@ def news_items(src: Source) -> tuple[list[Item], list[object]]:
     """A JSONL set on CRUD-RAG stories: its questions with their story as context, and the stories
     plus ``NEWS_DISTRACTORS`` other news documents to index (as the news evaluation does)."""
     from learn.sources import ROOT
-    from qa.datasets import crud_rag_documents, crud_rag_texts
+    from qa.datasets import crud_rag_documents, crud_rag_references, crud_rag_texts
     from qa.evaluate import load_questions
 
     questions = load_questions(ROOT / src.path)
     stories = crud_rag_texts(sorted({q.doc for q in questions}))
     items = [Item(q.id, q.question, q.answers if q.answerable else (), "", stories[q.doc]) for q in questions]
-    from qa.datasets import crud_rag_references
-
     docs = crud_rag_references(sorted(stories)) + crud_rag_documents(NEWS_DISTRACTORS)
     return items, list({d.name: d for d in docs}.values())
 

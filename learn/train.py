@@ -185,19 +185,15 @@ def evaluate_cases(
             "gate_auc": auc(gate_p[idx], labels),
             "unsupported_refused": float((~answered[neg]).mean()) if neg.any() else float("nan"),
             "supported_answered_right": _mean(right),
-            "noise_refused": _rate([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "noise"]),
-            "near_miss_refused": _rate([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "impossible"]),
-            "swapped_refused": _rate([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "swapped"]),
+            "noise_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "noise"]),
+            "near_miss_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "impossible"]),
+            "swapped_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "swapped"]),
         }
     return out
 
 
 def _mean(values: Sequence[bool]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
-
-
-def _rate(values: Sequence[bool]) -> float:
-    return _mean(values)
 
 
 def artefact(fitted: Fitted, embedding_model: str, info: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from core.text import STOPWORDS, normalize
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _DIGIT_COMMA = re.compile(r"(?<=\d)[,，](?=\d{3})")
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
-_MAX_IDF = 12.0
 # jieba's tags for names of people, places, organisations and other proper nouns.
 _NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
 
@@ -61,18 +60,11 @@ class QueryAnalysis:
         return sum(t.weight for t in self.terms)
 
 
-@functools.cache
-def _idf() -> tuple[dict[str, float], float]:
-    import jieba.analyse
-
-    table = jieba.analyse.default_tfidf
-    return table.idf_freq, table.median_idf
-
-
 def idf(word: str) -> float:
-    """IDF of ``word``; unknown words (names, new coinages) get the median, which is high."""
-    table, median = _idf()
-    return min(table.get(word, median), _MAX_IDF)
+    """IDF of ``word`` from jieba's table, capped; unknown words get the median (``qa.terms.term_weight``)."""
+    from qa.terms import term_weight
+
+    return term_weight(word)
 
 
 def char_bigrams(text: str) -> frozenset[str]:

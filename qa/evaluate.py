@@ -327,7 +327,14 @@ class _Runner:
         return main, sweep
 
     def _derive(self, settings: Any, index: Index, llm: Any) -> Assistant:
-        assistant = Assistant(settings, self.memo, index=index, llm=llm, gate=self.base.gate, models=self.base.learned.models if self.base.learned else None)
+        assistant = Assistant(
+            settings,
+            self.memo,
+            index=index,
+            llm=llm,
+            gate=self.base.gate,
+            models=self.base.learned.models if self.base.learned else None,
+        )
         assistant.retriever.reranker = self.base.retriever.reranker
         return assistant
 

@@ -20,7 +20,7 @@ from core.text import normalize
 from core.types import ScoredPassage, Support
 from qa.analysis import ANSWER_KINDS, QueryAnalysis
 from qa.models import TrainedModels
-from qa.read import MAX_PASSAGES, SENTENCE_FEATURES, Reading
+from qa.read import MAX_PASSAGES, SENTENCE_FEATURES, Reading, coverage, missing_idf, share
 
 _TAKEN = (
     "dense",
@@ -77,7 +77,6 @@ def gate_features(reading: Reading, retrieved: Sequence[ScoredPassage]) -> np.nd
     probs = np.sort(reading.probabilities)[::-1]
     best = reading.features[int(np.argmax(reading.probabilities))]
     hay = _hay(retrieved)
-    total = a.total_weight
     p2 = probs[1] if len(probs) > 1 else 0.0
     return np.array(
         [
@@ -87,10 +86,10 @@ def gate_features(reading: Reading, retrieved: Sequence[ScoredPassage]) -> np.nd
             float(probs[:3].mean()),
             float((probs > 0.5).sum()),
             *best[_COLUMNS],
-            sum(t.weight for t in a.terms if t.text in hay) / total if total else 0.0,
-            sum(1 for n in a.numbers if n in hay) / len(a.numbers) if a.numbers else 0.0,
-            sum(1 for n in a.names if n in hay) / len(a.names) if a.names else 0.0,
-            max((t.weight for t in a.terms if t.text not in hay), default=0.0) / 12.0,
+            coverage(a, hay),
+            share(a.numbers, hay),
+            share(a.names, hay),
+            missing_idf(a, hay),
             max((float(s.dense_score or 0.0) for s in retrieved[:MAX_PASSAGES]), default=0.0),
             len(a.terms) / 10.0,
             float(bool(a.numbers)),

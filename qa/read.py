@@ -115,16 +115,16 @@ class Reader:
         return Reading(analysis, tuple(cands), rows, self.scorer.predict(rows))
 
 
-def _share(items: Sequence[str], hay: str) -> float:
+def share(items: Sequence[str], hay: str) -> float:
     return sum(1 for x in items if x in hay) / len(items) if items else 0.0
 
 
-def _coverage(analysis: QueryAnalysis, hay: str) -> float:
+def coverage(analysis: QueryAnalysis, hay: str) -> float:
     total = analysis.total_weight
     return sum(t.weight for t in analysis.terms if t.text in hay) / total if total else 0.0
 
 
-def _missing_idf(analysis: QueryAnalysis, hay: str) -> float:
+def missing_idf(analysis: QueryAnalysis, hay: str) -> float:
     return max((t.weight for t in analysis.terms if t.text not in hay), default=0.0) / 12.0
 
 
@@ -165,10 +165,10 @@ def sentence_features(
         sp = retrieved[rank]
         passage_hay = normalize(sp.passage.title + "\n" + sp.passage.text).lower()
         passage_row = (
-            _coverage(analysis, passage_hay),
+            coverage(analysis, passage_hay),
             len(analysis.bigrams & char_bigrams(passage_hay)) / len(analysis.bigrams) if analysis.bigrams else 0.0,
-            _share(analysis.numbers, passage_hay),
-            _share(analysis.names, passage_hay),
+            share(analysis.numbers, passage_hay),
+            share(analysis.names, passage_hay),
         )
         for j, i in enumerate(members):
             hay = hays[i]
@@ -179,19 +179,19 @@ def sentence_features(
                 (cosines[i] - cosines.mean()) / std,
                 cosines[order[0]] - cosines[i],
                 1.0 / (1.0 + dense_rank[i]),
-                _coverage(analysis, hay),
-                _coverage(analysis, window),
+                coverage(analysis, hay),
+                coverage(analysis, window),
                 passage_row[0],
-                _missing_idf(analysis, window),
-                _share(top_terms, hay),
+                missing_idf(analysis, window),
+                share(top_terms, hay),
                 len(analysis.bigrams & char_bigrams(hay)) / len(analysis.bigrams) if analysis.bigrams else 0.0,
                 passage_row[1],
                 _longest_run(question, hay) / max(len(question), 1),
                 float(bool(analysis.numbers)),
-                _share(analysis.numbers, window),
+                share(analysis.numbers, window),
                 passage_row[2],
                 float(len(analysis.names)),
-                _share(analysis.names, window),
+                share(analysis.names, window),
                 passage_row[3],
                 sum(1 for ch in chars if ch not in question) / len(chars) if chars else 0.0,
                 float(bool(_DIGIT.search(hay))),
