@@ -134,9 +134,27 @@ def test_first_start_ingested_the_seeds(app: RunningApp) -> None:
     assert "首次启动：索引" in text and "入库完成：1 个文档" in text
 
 
+def click_example(page: Any, text: str, tries: int = 4) -> None:
+    """Click a start-screen example until the chat takes it up.
+
+    A click that lands before the frontend has bound its handlers is lost
+    without a trace, so one that shows no pending bubble is repeated."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    taken = f"{FINAL}, #yiju-chat .yiju-pending"
+    for _ in range(tries):
+        page.locator("#yiju-chat").get_by_text(text).first.click()
+        try:
+            page.wait_for_selector(taken, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the example {text!r} was clicked {tries} times and never taken up")
+
+
 def test_answer_citation_click_and_original_text(page: Any) -> None:
-    page.locator("#yiju-chat").get_by_text(QUESTION).first.click()  # an example on the start screen
-    page.wait_for_selector(FINAL, timeout=120_000)
+    click_example(page, QUESTION)
+    page.wait_for_selector(FINAL, timeout=240_000)
     bubble = page.locator(FINAL).first
 
     assert "5200万" in bubble.inner_text() and "抽取式（离线）" in bubble.inner_text()
