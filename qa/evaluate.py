@@ -222,6 +222,51 @@ def metrics(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+# The rates reported with a 95 % bootstrap interval (questions resampled with replacement).
+INTERVAL_METRICS = (
+    "accuracy",
+    "answerable_accuracy",
+    "refusal_rate_unanswerable",
+    "false_refusal_rate",
+    "citation_precision",
+)
+
+
+def _ratio_parts(records: Sequence[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per record, the numerator and denominator each interval metric sums (as ``metrics`` counts them)."""
+    ans = np.array([bool(r["answerable"]) for r in records])
+    refused = np.array([bool(r["refused"]) for r in records])
+    correct = np.array([bool(r["correct"]) for r in records])
+    cited = ans & ~refused & np.array([bool(r.get("evidence")) for r in records])
+    hits = np.array([float(r.get("citation_hits") or 0) for r in records])
+    n_cites = np.array([float(len(r.get("citations", []))) for r in records])
+    return {
+        "accuracy": (correct.astype(float), np.ones(len(records))),
+        "answerable_accuracy": ((correct & ans).astype(float), ans.astype(float)),
+        "refusal_rate_unanswerable": ((refused & ~ans).astype(float), (~ans).astype(float)),
+        "false_refusal_rate": ((refused & ans).astype(float), ans.astype(float)),
+        "citation_precision": (hits * cited, n_cites * cited),
+    }
+
+
+def bootstrap_intervals(
+    records: Sequence[dict[str, Any]], resamples: int = 2000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """95 % percentile intervals of ``INTERVAL_METRICS`` over ``resamples`` resamplings of the questions."""
+    if not records:
+        return {}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(records), size=(resamples, len(records)))
+    out = {}
+    for key, (num, den) in _ratio_parts(records).items():
+        if den.sum() == 0:
+            continue
+        totals = den[idx].sum(axis=1)
+        values = num[idx].sum(axis=1)[totals > 0] / totals[totals > 0]
+        out[key] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    return out
+
+
 def _method_order(method: str) -> int:
     return METHODS.index(method) if method in METHODS else len(METHODS)
 

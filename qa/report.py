@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.evaluate import METHODS
+from qa.evaluate import METHODS, bootstrap_intervals
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,11 +219,17 @@ def _plot_latency(latencies: Sequence[float], path: Path) -> None:
 # ---------------------------------------------------------------- writing
 
 
-def report_json(metrics: dict[str, float], sweep: Sequence[dict[str, float]], info: dict[str, Any]) -> dict[str, Any]:
+def report_json(
+    metrics: dict[str, float],
+    sweep: Sequence[dict[str, float]],
+    info: dict[str, Any],
+    intervals: dict[str, tuple[float, float]] | None = None,
+) -> dict[str, Any]:
     figures = {k: int(v) if k in _COUNTS and not math.isnan(v) else v for k, v in metrics.items()}
     return _json_safe(
         {
             **figures,
+            "intervals_95": {k: list(v) for k, v in (intervals or {}).items()},
             "settings": info,
             "git_commit": git_commit(),
             "retrieval_comparison": comparison(metrics),
@@ -245,8 +251,15 @@ def report_markdown(
         f"| {k} | {_cell(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)} |"
         for k, v in info.items()
     ]
-    lines += [f"| git_commit | {git_commit() or '—'} |", "", "## 指标", "", "| 指标 | 含义 | 值 |", "|---|---|---:|"]
-    lines += [f"| `{k}` | {label} | {fmt(k, metrics.get(k))} |" for k, label in METRICS if k in metrics]
+    intervals = bootstrap_intervals(records)
+    lines += [f"| git_commit | {git_commit() or '—'} |", "", "## 指标", ""]
+    lines += ["区间为按题重抽样（bootstrap，2000 次）的 95 % 区间。", ""]
+    lines += ["| 指标 | 含义 | 值 | 95 % 区间 |", "|---|---|---:|---:|"]
+    lines += [
+        f"| `{k}` | {label} | {fmt(k, metrics.get(k))} | {_interval(k, intervals.get(k))} |"
+        for k, label in METRICS
+        if k in metrics
+    ]
     table = comparison(metrics)
     if table:
         lines += ["", "## 检索对比（同一次运行，前 10 段中第一个含证据句的段落的名次）", ""]
@@ -271,6 +284,10 @@ def report_markdown(
     for i, r in enumerate(failures, start=1):
         lines += _failure_md(i, r)
     return "\n".join(lines)
+
+
+def _interval(key: str, bounds: tuple[float, float] | None) -> str:
+    return "" if bounds is None else f"{fmt(key, bounds[0])} – {fmt(key, bounds[1])}"
 
 
 def _sweep_md(sweep: Sequence[dict[str, float]], info: dict[str, Any]) -> list[str]:
@@ -301,7 +318,9 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "report.md", *(out / p for p in PLOTS)]
     paths[0].write_text(
-        json.dumps(report_json(metrics, sweep, info), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        json.dumps(report_json(metrics, sweep, info, bootstrap_intervals(records)), ensure_ascii=False, indent=1)
+        + "\n",
+        encoding="utf-8",
     )
     paths[1].write_text(report_markdown(metrics, records, sweep, info) + "\n", encoding="utf-8")
     _plot_strictness(sweep, float(info.get("strictness", 0.5)), paths[2])

@@ -16,6 +16,7 @@ from qa.evaluate import (
     Question,
     _EmbeddingMemo,
     _Runner,
+    bootstrap_intervals,
     contains,
     hit_rank,
     is_correct,
@@ -304,6 +305,7 @@ def test_report_files_and_worst_failures(tmp_path: Path) -> None:
     markdown = (tmp_path / "report.md").read_text("utf-8")
     assert "| `answerable_accuracy` |" in markdown and "![strictness](strictness.png)" in markdown
     assert "回答了不可回答的问题" in markdown and "误拒" in markdown
+    assert "95 % 区间" in markdown and set(data["intervals_95"]) >= {"accuracy", "answerable_accuracy"}
     for png in paths[2:]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     table = summary_table(m)
@@ -336,3 +338,31 @@ def test_answers_saved_by_other_code_are_set_aside_not_resumed(tmp_path) -> None
     assert not (tmp_path / "results.jsonl").exists()
     assert (tmp_path / "results.previous.jsonl").read_text("utf-8") == '{"id": "q1"}\n'
     assert len(code_version()) == 16 and code_version() == code_version()
+
+
+def test_bootstrap_intervals_hold_the_figure_and_narrow_with_more_questions() -> None:
+    def records(n: int) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        for i in range(n):
+            answerable = i % 2 == 0
+            right = i % 4 != 2  # 3 of 4 right overall: every answerable one but half, every refusal right
+            rows.append(
+                {
+                    "answerable": answerable,
+                    "refused": not answerable or not right,
+                    "correct": right,
+                    "evidence": ["x"] if answerable else [],
+                    "citations": [{"n": 1}] if answerable and right else [],
+                    "citation_hits": 1 if answerable and right else 0,
+                }
+            )
+        return rows
+
+    small, large = bootstrap_intervals(records(40)), bootstrap_intervals(records(400))
+    assert metrics(records(40))["answerable_accuracy"] == pytest.approx(0.5)
+    for key in ("accuracy", "answerable_accuracy"):
+        figure = metrics(records(400))[key]
+        assert large[key][0] <= figure <= large[key][1]
+        assert large[key][1] - large[key][0] < small[key][1] - small[key][0]
+    assert large["refusal_rate_unanswerable"] == (1.0, 1.0)  # every unanswerable one refused in every resample
+    assert bootstrap_intervals(records(40)) == small  # seeded: the same report twice
