@@ -14,6 +14,25 @@ REFUSAL_TEXT = "根据现有资料，无法回答该问题。"
 
 AnswerMode = Literal["extractive", "llm"]
 
+# A line's box on its page as fractions of the page's width and height: (x0, y0, x1, y1).
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A printed line of a paged document (PDF, scan, slide) and where it is.
+
+    ``start``/``end`` are offsets into ``Document.text``; ``score`` is the OCR
+    recogniser's confidence (1.0 for a text layer); ``ocr`` says it was read from pixels.
+    """
+
+    start: int
+    end: int
+    page: int
+    box: Box
+    score: float = 1.0
+    ocr: bool = False
+
 
 @dataclass(frozen=True)
 class Article:
@@ -40,6 +59,8 @@ class Document:
     text: str
     articles: tuple[Article, ...]
     encoding: str = "utf-8"
+    pages: int = 0  # 0 for an unpaged document
+    lines: tuple[Line, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)  # slots: 175k passages take ~40 % less memory
@@ -61,12 +82,20 @@ class Passage:
     start: int
     end: int
     text: str
+    # Paged documents only: the 1-based page the passage starts on, the boxes of its lines on
+    # that page, whether it was read by OCR, and the (start, end) offsets inside ``text`` of
+    # lines the recogniser was unsure of (kept, but marked in the app).
+    page: int | None = None
+    boxes: tuple[Box, ...] = ()
+    ocr: bool = False
+    uncertain: tuple[tuple[int, int], ...] = ()
 
     @property
     def label(self) -> str:
         """Human-readable location, e.g. ``《标题》第3段``."""
         suffix = f"（第{self.part}部分）" if self.part > 1 else ""
-        return f"{self.doc_name} ·《{self.title}》第{self.paragraph}段{suffix}"
+        page = f"第{self.page}页 · " if self.page else ""
+        return f"{self.doc_name} ·《{self.title}》{page}第{self.paragraph}段{suffix}"
 
 
 @dataclass(frozen=True)
@@ -159,8 +188,20 @@ def passage_record(p: Passage) -> dict[str, Any]:
         "doc_id": p.doc_id,
         "title": p.title,
         "paragraph": p.paragraph,
+        "page": p.page,
         "text": p.text,
     }
+
+
+def passage_from_json(data: dict[str, Any]) -> Passage:
+    """A passage from its stored dict (lists back into tuples; older indexes lack the page fields)."""
+    return Passage(
+        **{
+            **data,
+            "boxes": tuple(tuple(b) for b in data.get("boxes", ())),
+            "uncertain": tuple(tuple(u) for u in data.get("uncertain", ())),
+        }
+    )
 
 
 def scored_record(s: ScoredPassage) -> dict[str, Any]:

@@ -51,13 +51,17 @@ def _run(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyp
     from ingest.pipeline import ingest
 
     bar: tqdm | None = None
+    names = {"ocr": ("识别页面", "页"), "embed": ("向量化", "段")}
 
     def progress(stage: str, done: int, total: int) -> None:
         nonlocal bar
         if args.quiet:
             return
-        if bar is None:
-            bar = tqdm(total=total, desc="向量化", unit="段")
+        desc, unit = names.get(stage, (stage, ""))
+        if bar is None or bar.desc != desc or bar.total != total:  # a new stage, or the next document's pages
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=total, desc=desc, unit=unit)
         bar.update(done - bar.n)
 
     embedder = SentenceTransformerEmbedder(settings, show_progress=False)

@@ -8,8 +8,10 @@ neighbour in the same article.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from core.types import Document, Passage
+from core.types import Document, Line, Passage
+from ingest.ocr import LOW_CONFIDENCE
 
 _SENTENCE = re.compile(r".*?(?:[。！？!?；;…]+[”’」』）)]*|$)", re.S)
 
@@ -60,6 +62,25 @@ def passage_id(doc_id: str, article: int, paragraph: int, part: int) -> str:
     return f"{doc_id[:12]}-a{article}-p{paragraph}-{part}"
 
 
+def _layout(lines: tuple[Line, ...], start: int, end: int) -> dict[str, Any]:
+    """A passage's page, the boxes of its lines on that page, and its OCR marks (paged documents only)."""
+    inside = [ln for ln in lines if ln.start < end and ln.end > start]
+    if not inside:
+        return {}
+    page = inside[0].page
+    uncertain = tuple(
+        (max(ln.start, start) - start, min(ln.end, end) - start)
+        for ln in inside
+        if ln.ocr and ln.score < LOW_CONFIDENCE
+    )
+    return {
+        "page": page,
+        "boxes": tuple(ln.box for ln in inside if ln.page == page),
+        "ocr": any(ln.ocr for ln in inside),
+        "uncertain": uncertain,
+    }
+
+
 def chunk_document(doc: Document, max_chars: int = 350, min_chars: int = 20) -> list[Passage]:
     passages: list[Passage] = []
     for a_idx, article in enumerate(doc.articles, start=1):
@@ -81,6 +102,7 @@ def chunk_document(doc: Document, max_chars: int = 350, min_chars: int = 20) -> 
                     start=s,
                     end=e,
                     text=doc.text[s:e],
+                    **_layout(doc.lines, s, e),
                 )
             )
     return passages

@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 
 from core.errors import IndexCorruptError, IndexMissingError
-from core.types import Article, Document, Passage
+from core.types import Article, Document, Line, Passage, passage_from_json
 
 FORMAT_VERSION = 1
 # Exact (flat) search up to here. Measured by `python -m bench` on CMRC2018 + CRUD-RAG at 50k passages:
@@ -123,7 +123,8 @@ def document_from_json(data: dict[str, Any]) -> Document:
         )
         for a in data["articles"]
     )
-    return Document(**{**data, "articles": articles})
+    lines = tuple(Line(**{**x, "box": tuple(x["box"])}) for x in data.get("lines", ()))
+    return Document(**{**data, "articles": articles, "lines": lines})
 
 
 class DocumentStore(Mapping[str, Document]):
@@ -348,7 +349,7 @@ def _load_generation(index_dir: Path, gen: Path, verify: bool) -> Index:
                 raise IndexCorruptError(str(index_dir), f"{name} 校验和不符")
     try:
         documents = DocumentStore(gen / "documents.jsonl")
-        passages = [Passage(**p) for p in _read_jsonl(gen / "passages.jsonl")]
+        passages = [passage_from_json(p) for p in _read_jsonl(gen / "passages.jsonl")]
         # Memory-mapped and read-only: the vectors, the FAISS index and BM25's postings stay in the page cache,
         # shared, not copied per process; a BM25 query reads only its terms' postings.
         vectors = np.load(gen / "vectors.npy", mmap_mode="r")

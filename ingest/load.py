@@ -1,7 +1,8 @@
 """Read files into cleaned documents.
 
 Supported: .txt and .md (UTF-8, or GB18030/GBK/Big5 detected), .docx, .pdf
-(text layer) and .html. A file that cannot be read raises ``LoadError`` with
+(text layer, or OCR for pages without one), images (OCR) and .html. Paged documents keep each
+line's page and box (``Document.lines``). A file that cannot be read raises ``LoadError`` with
 the reason; ``load_paths`` reports it and goes on with the other files.
 """
 
@@ -15,8 +16,10 @@ from pathlib import Path
 from core.errors import LoadError
 from core.types import Document
 from ingest.clean import clean_text
+from ingest.ocr import Ocr
+from ingest.paged import IMAGE_SUFFIXES, PagedText, PageProgress, place_lines, read_image, read_pdf
 
-SUPPORTED = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm")
+SUPPORTED = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm", *IMAGE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -75,21 +78,6 @@ def _read_docx(path: Path) -> str:
     return "\n\n".join(lines)
 
 
-def _read_pdf(path: Path) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoadError(f"无法解析 PDF（文件损坏或被截断）：{type(exc).__name__}") from exc
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise LoadError("PDF 没有文本层（可能是扫描件），请先做 OCR")
-    return text
-
-
 def _read_html(data: bytes) -> tuple[str, str]:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
@@ -117,15 +105,27 @@ def read_text(path: Path, data: bytes) -> tuple[str, str]:
     suffix = path.suffix.lower()
     if suffix == ".docx":
         return _read_docx(path), "docx"
-    if suffix == ".pdf":
-        return _read_pdf(path), "pdf"
     if suffix in (".html", ".htm"):
         return _read_html(data)
     return decode_text(data)
 
 
-def load_document(path: Path, max_bytes: int | None = None) -> Document:
-    """Read, decode and clean one file. Raises ``LoadError`` with the reason."""
+def _read_paged(path: Path, ocr: Ocr | None, progress: PageProgress | None) -> PagedText | None:
+    suffix = path.suffix.lower()
+    if suffix not in (".pdf", *IMAGE_SUFFIXES):
+        return None
+    reader = read_pdf if suffix == ".pdf" else read_image
+    return reader(path, ocr or Ocr(), progress)
+
+
+def load_document(
+    path: Path, max_bytes: int | None = None, *, ocr: Ocr | None = None, progress: PageProgress | None = None
+) -> Document:
+    """Read, decode and clean one file. Raises ``LoadError`` with the reason.
+
+    ``ocr`` reads scanned pages and images (one is made if none is given); ``progress(done, total)``
+    is told of each page of a paged document.
+    """
     if path.suffix.lower() not in SUPPORTED:
         raise LoadError(f"不支持的文件类型 {path.suffix or '（无扩展名）'}；支持 {' '.join(SUPPORTED)}")
     try:
@@ -137,7 +137,8 @@ def load_document(path: Path, max_bytes: int | None = None) -> Document:
         raise LoadError(f"无法读取文件：{exc.strerror or exc}") from exc
     if not data.strip():
         raise LoadError("文件为空")
-    text, encoding = read_text(path, data)
+    paged = _read_paged(path, ocr, progress)
+    text, encoding = (paged.text, path.suffix.lower().lstrip(".")) if paged else read_text(path, data)
     cleaned, articles = clean_text(text, fallback_title=path.stem)
     if not articles:
         raise LoadError("文件中没有可用的正文段落")
@@ -148,6 +149,8 @@ def load_document(path: Path, max_bytes: int | None = None) -> Document:
         text=cleaned,
         articles=articles,
         encoding=encoding,
+        pages=paged.pages if paged else 0,
+        lines=place_lines(text, paged.lines, cleaned) if paged else (),
     )
 
 

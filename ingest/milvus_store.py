@@ -33,7 +33,7 @@ import numpy as np
 from core.errors import ConfigError, IndexCorruptError, KnowledgeBaseMissingError, StoreError
 from core.settings import Settings
 from core.text import STOPWORDS, normalize
-from core.types import Document, Passage
+from core.types import Document, Passage, passage_from_json
 from ingest.index import FORMAT_VERSION, DocumentEntry, Manifest, document_from_json, document_to_json, text_hash
 from ingest.store import Hit, check_model
 
@@ -118,6 +118,7 @@ class MilvusStore:
         self._ready = frozenset(e.doc_id for e in manifest.documents)
         self._search_params = _SEARCH_PARAMS.get(manifest.dense_index, {})
         self._documents = MilvusDocuments(client, self.doc_collection, self._ready)
+        self._layout: list[str] | None = None  # ["layout"] when the collection has the page field; asked once
 
     @classmethod
     def open(cls, settings: Settings) -> MilvusStore:
@@ -165,11 +166,19 @@ class MilvusStore:
         hits = found[0] if found else []
         return [Hit(h["id"], float(h["distance"])) for h in hits if h["entity"]["doc_id"] in self._ready]
 
+    def _layout_fields(self) -> list[str]:
+        if self._layout is None:
+            self._layout = _layout_field(self.client, self.passage_collection)
+        return self._layout
+
     def fetch(self, passage_ids: Sequence[str]) -> list[tuple[Passage, np.ndarray]]:
         if not passage_ids:
             return []
         rows = _call(
-            self.client.query, self.passage_collection, ids=list(passage_ids), output_fields=[*_PASSAGE_FIELDS, "dense"]
+            self.client.query,
+            self.passage_collection,
+            ids=list(passage_ids),
+            output_fields=[*_PASSAGE_FIELDS, *self._layout_fields(), "dense"],
         )
         by_id = {r["passage_id"]: r for r in rows}
         missing = [i for i in passage_ids if i not in by_id]
@@ -233,7 +242,21 @@ class MilvusDocuments(Mapping[str, Document]):
 
 
 def _passage(row: dict[str, Any]) -> Passage:
-    return Passage(**{f: row[f] for f in _PASSAGE_FIELDS})
+    layout = json.loads(row["layout"]) if row.get("layout") else {}
+    return passage_from_json({**{f: row[f] for f in _PASSAGE_FIELDS}, **layout})
+
+
+def _layout_field(client: Any, collection: str) -> list[str]:
+    """``["layout"]`` when the collection has the page field (collections made before it have not)."""
+    fields = _call(client.describe_collection, collection).get("fields", [])
+    return ["layout"] if any(f.get("name") == "layout" for f in fields) else []
+
+
+def _layout_json(p: Passage) -> str:
+    if p.page is None:
+        return ""
+    layout = {"page": p.page, "boxes": [[round(v, 4) for v in b] for b in p.boxes], "ocr": p.ocr}
+    return _cut_utf8(json.dumps({**layout, "uncertain": [list(u) for u in p.uncertain]}))
 
 
 def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -340,6 +363,7 @@ def _passage_schema(client: Any, dim: int) -> Any:
     s.add_field("end", DataType.INT64)
     s.add_field("text", DataType.VARCHAR, max_length=_TEXT_BYTES)
     s.add_field("text_hash", DataType.VARCHAR, max_length=40)
+    s.add_field("layout", DataType.VARCHAR, max_length=_TEXT_BYTES)  # page, line boxes, OCR marks (JSON)
     s.add_field("keywords", DataType.VARCHAR, max_length=_TEXT_BYTES, enable_analyzer=True, analyzer_params=analyzer)
     s.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -434,6 +458,7 @@ class MilvusWriter:
         self._doc_rows: list[dict[str, Any]] = []
         self._passage_rows: list[dict[str, Any]] = []
         self._entry_rows: list[dict[str, Any]] = []
+        self._layout: bool | None = None  # does the passage collection have the layout field? asked once
 
     def add(self, document: Document, passages: list[Passage], vectors: np.ndarray, ingested_at: str) -> None:
         if document.doc_id in self._known:
@@ -443,7 +468,13 @@ class MilvusWriter:
         parts = [data[i : i + _DOC_CHUNK_CHARS] for i in range(0, len(data), _DOC_CHUNK_CHARS)] or [""]
         self._doc_rows += [self._doc_row(document.doc_id, n, "", chunk) for n, chunk in enumerate(parts)]
         matrix = np.asarray(vectors, dtype=np.float32)
-        self._passage_rows += [_passage_row(p, v) for p, v in zip(passages, matrix, strict=True)]
+        rows = [_passage_row(p, v) for p, v in zip(passages, matrix, strict=True)]
+        if self._layout is None:
+            self._layout = bool(_layout_field(self.client, self.passages))
+        if self._layout:
+            for row, p in zip(rows, passages, strict=True):
+                row["layout"] = _layout_json(p)
+        self._passage_rows += rows
         entry = _entry_json(document, len(passages), ingested_at)
         self._entry_rows.append(self._doc_row(document.doc_id, 0, entry, parts[0]))
         self._known.add(document.doc_id)

@@ -24,6 +24,7 @@ from ingest.chunk import chunk_document
 from ingest.embed import Embedder
 from ingest.index import DocumentEntry, text_hash
 from ingest.load import Skipped, iter_files, load_document
+from ingest.ocr import Ocr
 from ingest.store import Store, StoreWriter, open_writer
 
 Progress = Callable[[str, int, int], None]
@@ -49,15 +50,22 @@ def _under(path: str, roots: list[Path]) -> bool:
 
 
 def _scan(
-    paths: Iterable[Path], settings: Settings, entries: dict[str, DocumentEntry], report: IngestReport
+    paths: Iterable[Path],
+    settings: Settings,
+    entries: dict[str, DocumentEntry],
+    report: IngestReport,
+    progress: Progress | None,
 ) -> dict[str, Document]:
-    """Load every file under ``paths``; an unreadable one is skipped with its reason."""
+    """Load every file under ``paths``; an unreadable one is skipped with its reason. Scanned pages are
+    OCR'd by one engine, made on the first page that needs it; ``progress("ocr", page, pages)``."""
+    ocr = Ocr()
+    pages = (lambda done, total: progress("ocr", done, total)) if progress else None
     known = {e.path: e for e in entries.values()}
     found: dict[str, Document] = {}
     max_bytes = int(settings.max_file_mb * 1e6)
     for path in iter_files(paths):
         try:
-            doc = load_document(path, max_bytes=max_bytes)
+            doc = load_document(path, max_bytes=max_bytes, ocr=ocr, progress=pages)
         except LoadError as exc:
             report.skipped.append(Skipped(str(path), str(exc)))
             continue
@@ -85,7 +93,7 @@ def ingest(
     current, writer = open_writer(settings, embedder.name, embedder.dim, chunking, rebuild=rebuild)
     entries = {e.doc_id: e for e in current.manifest.documents} if current else {}
     report = IngestReport()
-    found = _scan(paths, settings, entries, report)
+    found = _scan(paths, settings, entries, report, progress)
     deleted = _deletions(entries, found, [p.resolve() for p in paths], set(remove_doc_ids), report)
     same_chunking = current is not None and current.manifest.chunking == chunking
     adds = [d for d in found.values() if not _unchanged(d, entries, same_chunking, deleted)]

@@ -283,3 +283,25 @@ def test_the_app_services_work_per_knowledge_base(model_settings, embedder, tmp_
     assert {r.passage.doc_id for r in restricted.retriever.search("中小企业", k=5)} == {seed_doc}
     with pytest.raises(ConfigError, match="知识库名称"):
         services.document_entries("中文名")
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_pages_and_boxes_are_kept(store: str, model_settings, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from core.types import scored_record
+    from tests.support.scans import text_layer_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    text_layer_pdf(docs / "report.pdf", [["某市小微企业补贴工作简报"], ["某市2025年共向小微企业发放补贴资金3.6亿元，", "惠及企业一万二千余家。"]])
+    settings = _settings(model_settings, tmp_path, store)
+    ingest([docs], settings, embedder)
+    retriever = HybridRetriever(open_store(settings), embedder)
+    top = retriever.search("某市2025年向小微企业发放了多少补贴资金", k=3)[0]
+    assert "3.6亿元" in top.passage.text and top.passage.page == 2 and not top.passage.ocr
+    assert len(top.passage.boxes) == 2 and all(0 <= v <= 1 for box in top.passage.boxes for v in box)
+    assert scored_record(top)["page"] == 2
+    seed = retriever.search("中小微企业有多少户", k=1)[0]
+    assert seed.passage.page is None and seed.passage.boxes == () and scored_record(seed)["page"] is None
+    doc = open_store(settings).documents[top.passage.doc_id]
+    assert doc.pages == 2 and {ln.page for ln in doc.lines} == {1, 2}

@@ -45,7 +45,8 @@ def test_doc_id_is_the_content_hash(tmp_path: Path) -> None:
         ("binary.txt", bytes(range(256)) * 40, "二进制"),
         ("broken.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog", "PDF"),
         ("broken.docx", b"PK\x03\x04 not really a zip", "DOCX"),
-        ("image.png", b"\x89PNG\r\n", "不支持的文件类型"),
+        ("image.png", b"\x89PNG\r\n", "无法读取图片"),
+        ("archive.zip", b"PK\x03\x04 a zip", "不支持的文件类型"),
     ],
 )
 def test_bad_files_raise_a_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
