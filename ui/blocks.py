@@ -35,7 +35,7 @@ HEADER = (
 PLACEHOLDER = (
     "**向文档库提问**\n\n回答中的 [1]、[2] 是引用标号，点击即可在右侧查看原文段落。\n\n可以试试下面的示例问题："
 )
-UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html"]
+UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"]
 MODES = [("离线抽取式（不使用 LLM）", "extractive"), ("OpenAI 兼容接口（LLM）", "llm")]
 
 
@@ -324,7 +324,10 @@ def _wire_docs(services: Services, d: dict[str, Any], demo: Any, chat: dict[str,
             return render.status_html([("warn", "请先选择要上传的文件。")]), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
         def report(stage: str, done: int, total: int) -> None:
-            progress((done, total), desc="向量化段落", unit="段")
+            if stage == "ocr":
+                progress((done, total), desc="识别页面（OCR）", unit="页")
+            else:
+                progress((done, total), desc="向量化段落", unit="段")
 
         progress(0, desc="保存并解析文件……")
         try:
