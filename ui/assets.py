@@ -130,4 +130,13 @@ li.yiju-status-error { color: #991b1b; border-color: #dc2626; background: #fef2f
 .dark li.yiju-status-ok { background: #052e16; color: #bbf7d0; }
 .dark li.yiju-status-warn { background: #451a03; color: #fde68a; }
 .dark li.yiju-status-error { background: #450a0a; color: #fecaca; }
+
+/* Paged documents: the OCR mark and the page image with the cited lines' boxes. */
+.yiju-ocr { font-size: 11px; padding: 0 5px; margin-left: 4px; border-radius: 3px; color: #1e40af; background: #dbeafe; }
+.yiju-ocr-low { color: #92400e; background: #fef3c7; }
+details.yiju-page > summary { cursor: pointer; font-size: 13px; color: #2563eb; margin: 4px 0; }
+.yiju-page-view { position: relative; display: inline-block; max-width: 100%; border: 1px solid #d1d5db; }
+.yiju-page-view img { display: block; max-width: 100%; height: auto; }
+.yiju-page-box { position: absolute; background: rgba(250, 204, 21, 0.35); outline: 2px solid #eab308; }
+.dark .yiju-ocr { background: #1e3a8a; color: #bfdbfe; }
 """

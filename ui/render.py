@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from core.types import Answer, Citation, Document, Passage, ScoredPassage
 from ingest.index import DocumentEntry
+from ui.page_view import page_view_html
 
 MAX_CONTEXT_CHARS = 8000  # "查看原文" shows the article, or this much of it around the passage
 MAX_QUESTION_SHOWN = 500
@@ -155,7 +156,18 @@ def source_html(passage: Passage, document: Document | None, quote: Sequence[tup
 
 def _location(p: Passage) -> str:
     part = f"（第{p.part}部分）" if p.part > 1 else ""
-    return f"{esc(p.doc_name)} · 第{p.paragraph}段{part}"
+    page = f"第{p.page}页 · " if p.page else ""
+    return f"{esc(p.doc_name)} · {page}第{p.paragraph}段{part}{_ocr_mark(p)}"
+
+
+def _ocr_mark(p: Passage) -> str:
+    if not p.ocr:
+        return ""
+    if p.uncertain:
+        tip = "此段由 OCR 从扫描页识别，其中有识别把握不大的行，可能有错字；请对照页面图像核对。"
+        return f' <span class="yiju-ocr yiju-ocr-low" title="{tip}">OCR 识别 · 部分存疑</span>'
+    tip = "此段由 OCR 从扫描页识别，可能有个别错字；可对照页面图像核对。"
+    return f' <span class="yiju-ocr" title="{tip}">OCR 识别</span>'
 
 
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document]) -> str:
@@ -167,6 +179,7 @@ def citation_card(citation: Citation, turn: int, documents: Mapping[str, Documen
         f'<span class="yiju-title">《{esc(p.title)}》</span></div>'
         f'<div class="yiju-loc">{_location(p)}</div>'
         f'<div class="yiju-passage">{highlight(p.text, quote)}</div>'
+        f"{page_view_html(p, documents.get(p.doc_id), quote)}"
         '<details class="yiju-source"><summary>查看原文</summary>'
         f"{source_html(p, documents.get(p.doc_id), quote)}</details></div>"
     )

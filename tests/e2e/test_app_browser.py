@@ -347,3 +347,44 @@ def test_half_configured_login_stops_the_app_with_a_chinese_message(app: Running
     env.update(YIJU_DATA_DIR=str(app.data_dir), YIJU_AUTH_USER="staff")
     done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "YIJU_AUTH_USER 与 YIJU_AUTH_PASSWORD 需要同时设置" in done.stderr
+
+
+SCANNED_NEWS = [
+    "青禾县2025年共发放稻谷种植补贴1.38亿元，惠及农户4.6万户，补贴资金已于九月底前全部拨付到位。",
+    "县农业农村局介绍，今年新建高标准农田12.5万亩，配套建设灌溉泵站36座，粮食总产量预计增长百分之四。",
+    "在农机购置方面，全县累计补贴各类农机2100台套，带动农户投入资金约9000万元，机收率提高到百分之九十二。",
+    "下一步，青禾县将继续加大对种粮农民的支持力度，推动稻谷加工企业与合作社签订订单，稳定农民收入预期。",
+]
+
+
+def test_a_scanned_newspaper_page_is_cited_with_its_lines_marked_on_the_page(page: Any, tmp_path: Path) -> None:
+    from tests.support.scans import print_page, save
+
+    scan = save(print_page("青禾县稻谷种植补贴全部拨付到位", SCANNED_NEWS, columns=2), tmp_path / "县报扫描.pdf")
+    page.get_by_role("tab", name="文档库").click()
+    page.locator("#yiju-upload input[type=file]").set_input_files([str(scan)])
+    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('县报扫描')")
+    page.locator("#yiju-ingest").click()
+    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=180_000)
+    assert "县报扫描.pdf：已入库" in page.locator("#yiju-ingest-status").inner_text()
+
+    page.get_by_role("tab", name="问答").click()
+    bubble = ask(page, "青禾县2025年发放了多少稻谷种植补贴？")
+    assert "1.38亿元" in bubble.inner_text()
+    bubble.locator("a.yiju-cite").first.click()
+    card = page.locator(".yiju-card.yiju-active")
+    card.wait_for(state="visible")
+    assert "第1页" in card.inner_text() and "OCR 识别" in card.inner_text() and "县报扫描.pdf" in card.inner_text()
+    card.locator("details.yiju-page > summary").click()
+    image = card.locator(".yiju-page-view img")
+    image.wait_for(state="visible")
+    page.wait_for_function(
+        "() => document.querySelector('.yiju-card.yiju-active .yiju-page-view img').naturalWidth > 0"
+    )
+    boxes = card.locator(".yiju-page-box")
+    assert boxes.count() >= 1
+    frame, first = image.bounding_box(), boxes.first.bounding_box()
+    assert frame and first and first["width"] > 0 and first["height"] > 0
+    # the cited line is the first paragraph's: on the left column's upper part of the page
+    assert frame["x"] <= first["x"] < frame["x"] + frame["width"] / 2
+    assert frame["y"] < first["y"] < frame["y"] + frame["height"] / 2
