@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="依据的性能基准：入库、检索、质量、内存、冷启动。"
     )
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "warm"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "warm", "ocr"])
     parser.add_argument("--quick", action="store_true", help="1 万段落规模的快速版本")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果目录（默认 bench/results/）")
     parser.add_argument("--sizes", help="规模（段落数），逗号分隔，all 表示全部，如 10000,50000,all")
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-langchain", action="store_true", help="不比较 LangChain")
     parser.add_argument("--no-cold-start", action="store_true", help="不测冷启动")
     parser.add_argument("--no-milvus", action="store_true", help="不测 Milvus Lite（默认在每个规模与 FAISS 并列测）")
+    parser.add_argument("--no-ocr", action="store_true", help="不测 OCR 吞吐（扫描页每秒页数）")
+    parser.add_argument("--ocr-rounds", type=int, default=1, help="OCR 吞吐测试的轮数（每轮 3 页）")
     parser.add_argument("--model-cache", type=Path, default=DEFAULT_MODEL_CACHE)
     parser.add_argument("--cache", type=Path, help="向量缓存文件（默认 .cache/bench/vectors.sqlite）")
     return parser
@@ -158,6 +160,11 @@ def run(args: argparse.Namespace, settings: Any, cache_path: Path) -> dict[str, 
                 results["cold_start_smallest"] = _cold_start(results["scales"][0]["passages"], workdir, ctx)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if not args.no_ocr:
+        from bench.ocr_bench import measure_ocr
+
+        print("OCR throughput on printed seed pages…", flush=True)
+        results["ocr"] = measure_ocr(args.ocr_rounds)
     results["meta"]["load_end"] = _load()
     results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -247,6 +254,21 @@ def print_summary(results: dict[str, Any]) -> None:
         print(f"note: {note}")
 
 
+def ocr_main(args: argparse.Namespace) -> int:
+    """``python -m bench ocr``: the OCR measurement alone, into ``ocr.json`` and ``ocr.md``."""
+    import json
+
+    from bench.ocr_bench import measure_ocr, ocr_table
+
+    results = {"meta": _meta(args), "ocr": measure_ocr(args.ocr_rounds)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ocr.json").write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
+    text = "# OCR throughput\n\n" + "\n".join(ocr_table(results)) + "\n"
+    (args.out / "ocr.md").write_text(text, "utf-8")
+    print(text + f"\n{args.out / 'ocr.json'}\n{args.out / 'ocr.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -260,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(model_cache_dir=args.model_cache, data_dir=Path(tempfile.gettempdir()) / "yiju-bench-data")
     if args.command == "warm":
         return warm_main(args, settings, cache_path)
+    if args.command == "ocr":
+        return ocr_main(args)
     from bench.report import headline, write
 
     results = run(args, settings, cache_path)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.ocr_bench import ocr_table
+
 
 def _ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else 0.0
@@ -54,6 +56,9 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         "ingest_peak_rss_mb": built.get("peak_rss_mb", 0.0),
         "peak_rss_mb": max(serving.get("peak_rss_mb", 0.0), built.get("peak_rss_mb", 0.0)),
         "cold_start_s": results.get("cold_start", {}).get("seconds_to_first_answer"),
+        # None when OCR was not measured (--no-ocr).
+        "ocr_pages_per_s": results["ocr"]["pages_per_s"] if results.get("ocr") else None,
+        "ocr_min_char_accuracy": results["ocr"]["min_char_accuracy"] if results.get("ocr") else None,
     }
     return out
 
@@ -223,6 +228,8 @@ def markdown(results: dict[str, Any]) -> str:
                 m = check[name]
                 lines.append(f"| {name} | {m['recall_at_1']:.3f} | {m['recall_at_5']:.3f} | {m['mrr_at_10']:.3f} |")
         lines.append("")
+    if results.get("ocr"):
+        lines += ["## OCR of scanned pages (seed paragraphs printed in Noto CJK)", "", *ocr_table(results), ""]
     cold = results.get("cold_start")
     if cold:
         lines += ["## Cold start", "", f"`python app.py` to the first `/ask` answer: {cold}", ""]

@@ -185,3 +185,14 @@ def test_without_langchain_community_the_report_says_the_baseline_was_skipped(mo
     results["headline"] = h
     text = markdown(results)
     assert "LangChain baseline not run" in text and notes[0] in text
+
+
+def test_ocr_figures_reach_the_headline_and_the_report() -> None:
+    from bench.ocr_bench import ocr_table
+    from bench.report import headline
+
+    ocr = {"pages": 2, "seconds": 8.0, "pages_per_s": 0.25, "engine_load_s": 1.0, "min_char_accuracy": 0.99}
+    ocr["rows"] = [{"page": "one column, PNG", "seconds": 4.0, "char_accuracy": 0.995}]
+    results = {"ocr": ocr}
+    assert headline(results)["ocr_pages_per_s"] == 0.25 and headline({})["ocr_pages_per_s"] is None
+    assert "| one column, PNG | 4.0 | 99.50 % |" in ocr_table(results)
