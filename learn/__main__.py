@@ -15,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train-reader", help="训练阅读器与拒答模型，写出 qa/trained/answering.json 与报告")
     train.add_argument("--limit", type=int, default=None, help="每个数据源最多取的题数（默认全部）")
     train.add_argument("--quick", action="store_true", help="每个数据源 150 题，只为检查流程")
+    train.add_argument(
+        "--reuse-cases",
+        action="store_true",
+        help="沿用上次构建的检索结果与向量相似度（同一数据文件与 --limit），只按当前代码重算特征",
+    )
     sub.add_parser("splits", help="写出 eval/splits.json 与 eval/splits.md（各数据源的角色与哈希）")
     args = parser.parse_args(argv)
     if args.command == "splits":
@@ -25,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from learn.train import run
 
-    report = run(150 if args.quick else args.limit, quick=args.quick)
+    report = run(150 if args.quick else args.limit, quick=args.quick, reuse_cases=args.reuse_cases)
     print(json.dumps(report["validation"]["all"], ensure_ascii=False, indent=1))
     return 0
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,17 @@ class Case:
     candidates: list[Candidate]
     features: np.ndarray  # reader rows
     holds: np.ndarray  # per candidate: holds an answer text
+    cosines: np.ndarray  # e5 cosine of the question with each candidate (kept so features can be recomputed)
+
+    def refeatured(self) -> Case:
+        """The case with its question analysed and its rows computed again by the current code."""
+        analysis = analyse(self.analysis.text)
+        rows = (
+            sentence_features(analysis, self.retrieved, self.candidates, self.cosines)
+            if self.candidates
+            else np.zeros((0, 0))
+        )
+        return replace(self, analysis=analysis, features=rows)
 
 
 class MemoEmbedder:
@@ -84,7 +95,7 @@ def news_items(src: Source) -> tuple[list[Item], list[object]]:
     from qa.datasets import crud_rag_documents, crud_rag_references, crud_rag_texts
     from qa.evaluate import load_questions
 
-    questions = load_questions(ROOT / src.path)
+    questions = [q for q in load_questions(ROOT / src.path) if q.id.startswith(src.ids)]
     stories = crud_rag_texts(sorted({q.doc for q in questions}))
     items = [Item(q.id, q.question, q.answers if q.answerable else (), "", stories[q.doc]) for q in questions]
     docs = crud_rag_references(sorted(stories)) + crud_rag_documents(NEWS_DISTRACTORS)
@@ -194,5 +205,5 @@ def build_cases(src: Source, settings: Settings, embedder: object, work: Path, l
             else np.zeros(len(cands), dtype=bool)
         )
         supported = kind == "normal" and any(_holds(s.passage.text, item.answers) for s in retrieved)
-        cases.append(Case(src.name, item.qid, kind, supported, analysis, retrieved, cands, rows, holds))
+        cases.append(Case(src.name, item.qid, kind, supported, analysis, retrieved, cands, rows, holds, cos))
     return cases

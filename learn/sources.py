@@ -29,6 +29,7 @@ class Source:
     role: str  # train | validation | test | regression
     buckets: tuple[int, int] = (0, 10)  # article-hash buckets [lo, hi) of the file this source takes
     note: str = ""
+    ids: str = ""  # for a question file shared by several sources: the id prefix of this one's questions
 
 
 SOURCES = (
@@ -43,11 +44,11 @@ SOURCES = (
     Source("dureader-test", "../shared/data/dureader_checklist/dev.json", "test", (7, 10)),
     Source("drcd-test", "../shared/data/drcd/DRCD_test.json", "test", note="traditional, read as simplified"),
     Source("news-train", "eval/news_train_questions.jsonl", "train", note="CRUD-RAG stories"),
-    Source("news-a", "eval/news_dev_questions.jsonl", "validation", note="ids news-a-*"),
-    Source("news-b", "eval/news_dev_questions.jsonl", "test", note="ids news-b-*"),
+    Source("news-a", "eval/news_dev_questions.jsonl", "validation", note="ids news-a-*", ids="news-a-"),
+    Source("news-b", "eval/news_dev_questions.jsonl", "test", note="ids news-b-*", ids="news-b-"),
     Source("news-test", "eval/news_test_questions.jsonl", "test", note="written before the learned reader"),
-    Source("en-fit", "eval/english_questions.jsonl", "validation", note="ids en-fit-*"),
-    Source("en-test", "eval/english_questions.jsonl", "test", note="ids en-test-*"),
+    Source("en-fit", "eval/english_questions.jsonl", "validation", note="ids en-fit-*", ids="en-fit-"),
+    Source("en-test", "eval/english_questions.jsonl", "test", note="ids en-test-*", ids="en-test-"),
     Source("seed", "eval/seed_questions.jsonl", "regression", note="in-sample: written alongside the system"),
 )
 

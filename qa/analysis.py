@@ -34,8 +34,10 @@ _KIND_PATTERNS = (
     ("reason", re.compile(r"为什么|为何|为啥|原因|何故")),
     ("method", re.compile(r"怎么|怎样|如何|什么办法|什么方式")),
     ("list", re.compile(r"哪些|有什么|有哪")),
-    ("yesno", re.compile(r"是否|能否|可否|有没有|是不是|[吗么]\s*[？?]?$")),
+    ("yesno", re.compile(r"是否|能否|可否|有没有|是不是|(?:吗|(?<![什怎这那多])么)\s*[？?]?$")),
 )
+# What follows 多少 / 几 (``多少套住房`` → ``套住房``): the reader tries its prefixes as the unit after a figure.
+_ASKED = re.compile(r"(?:多少|几)([\u4e00-\u9fff%％]{1,4})")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class QueryAnalysis:
     names: tuple[str, ...]
     bigrams: frozenset[str]
     kind: str  # one of ANSWER_KINDS
+    unit: str = ""  # the characters after 多少 / 几, whose prefixes may be the unit of the answer figure
 
     @property
     def total_weight(self) -> float:
@@ -80,6 +83,11 @@ def answer_kind(question: str) -> str:
     return next((kind for kind, pattern in _KIND_PATTERNS if pattern.search(question)), "other")
 
 
+def asked_unit(question: str) -> str:
+    m = _ASKED.search(question)
+    return m.group(1) if m else ""
+
+
 def _tagged(text: str) -> list[tuple[str, str]]:
     import jieba.posseg
 
@@ -97,7 +105,7 @@ def analyse(question: str) -> QueryAnalysis:
         w = word.strip().lower()
         if len(w) < 1 or not _CONTENT.search(w) or w in STOPWORDS or _NUMBER.fullmatch(w):
             continue
-        if flag in _NAME_TAGS or (flag == "eng" and len(w) >= 2):
+        if (flag in _NAME_TAGS and len(w) >= 2) or (flag == "eng" and len(w) >= 2):
             names.append(w)
         if len(w) == 1 and flag not in _NAME_TAGS:
             continue  # single characters carry little; the bigram features cover them
@@ -109,4 +117,5 @@ def analyse(question: str) -> QueryAnalysis:
         names=tuple(dict.fromkeys(names)),
         bigrams=char_bigrams(text.lower()),
         kind=answer_kind(text),
+        unit=asked_unit(text),
     )

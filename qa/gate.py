@@ -42,6 +42,11 @@ _TAKEN = (
     "has_date",
     "rank",
     "passage_dense",
+    "asks_unit",
+    "unit_match",
+    "novel_figures",
+    "slot",
+    "novel_quote",
 )
 _COLUMNS = [SENTENCE_FEATURES.index(name) for name in _TAKEN]
 

@@ -1,7 +1,7 @@
 """The trained parts of the answerer: one artefact, loaded once, checked against the base model.
 
-``qa/trained/answering.json`` holds the reader's and the gate's gradient-boosted
-models (LightGBM's text format), the gate's isotonic calibration and its operating
+``qa/trained/answering.json`` holds the reader's (a ranking model over one
+question's sentences) and the gate's gradient-boosted models (LightGBM's text format), the gate's isotonic calibration and its operating
 point, the feature names both were trained with and the embedding model whose
 cosines they read. ``python -m learn train-reader`` writes it with its report.
 """
@@ -18,7 +18,12 @@ import numpy as np
 from core.errors import ConfigError
 
 ARTEFACT = Path(__file__).resolve().parent / "trained" / "answering.json"
-FORMAT = 1
+FORMAT = 2
+
+
+def squash(raw: np.ndarray) -> np.ndarray:
+    """A ranking model's scores into (0, 1), monotone (the logistic function)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(raw, dtype=np.float64)))
 
 
 class Scorer(Protocol):
@@ -28,17 +33,19 @@ class Scorer(Protocol):
 
 
 class GbmScorer:
-    """A LightGBM binary model, from its text dump."""
+    """A LightGBM model from its text dump: a binary one's probabilities, or a ranking one's squashed scores."""
 
-    def __init__(self, model_text: str) -> None:
+    def __init__(self, model_text: str, ranking: bool = False) -> None:
         import lightgbm
 
         self.booster = lightgbm.Booster(model_str=model_text)
+        self.ranking = ranking
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)
-        return np.asarray(self.booster.predict(np.asarray(rows, dtype=np.float64), num_threads=1))
+        out = np.asarray(self.booster.predict(np.asarray(rows, dtype=np.float64), num_threads=1))
+        return squash(out) if self.ranking else out
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def load_models(path: Path = ARTEFACT, embedder_name: str | None = None) -> Trai
         )
     cal = data["calibration"]
     return TrainedModels(
-        reader=GbmScorer(data["reader"]),
+        reader=GbmScorer(data["reader"], ranking=data.get("reader_output") == "rank"),
         gate=GbmScorer(data["gate"]),
         calibration=Calibration(tuple(cal["x"]), tuple(cal["y"])),
         threshold=float(data["threshold"]),

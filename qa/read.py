@@ -30,6 +30,11 @@ MAX_PASSAGES = 5
 _DATE = re.compile(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十〇零]{1,4}[年月日]|世纪|年代")
 _DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个家户名人位项条种次倍岁亿万%]")
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
+_FIGURE = re.compile(r"(?<![\d.])\d+(?:[.,]\d+)*(?![\d.])")
+_DATE_AFTER = re.compile(r"\s*[年月日号时点:：/\-]")
+_QUOTED = re.compile(r"[“「《\"]([^”」》\"]{2,30})[”」》\"]")
+_DATELINE = re.compile(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}:\d{2}|\d{1,2}月\d{1,2}日电|记者")
+_MAGNITUDE = "[万亿千百]*"
 
 SENTENCE_FEATURES = (
     "dense",  # e5 cosine of question and sentence
@@ -59,8 +64,21 @@ SENTENCE_FEATURES = (
     "rank",  # passage rank / MAX_PASSAGES
     "passage_dense",  # e5 cosine of question and passage (from retrieval)
     "passage_fused",  # the passage's fused retrieval score over the best one's
+    "asks_unit",  # the question has characters after 多少 / 几
+    "unit_match",  # … and a prefix of them follows a figure in the sentence (多少套 → 165万套)
+    "novel_figures",  # figures in the sentence that are neither dates nor in the question (/ 3, at most 1)
+    "slot",  # closeness of such a figure to a question word in the sentence: 1 / (1 + gap / 4)
+    "novel_quote",  # a quoted or titled phrase (“…”, 《…》) in the sentence that the question does not hold
+    "dateline",  # a timestamp, 某月某日电 or 记者: the header of a news story
+    "coverage_gap",  # best candidate's coverage minus this one's (the word features, like dense, relative)
+    "coverage_window_gap",
+    "bigrams_gap",
+    "top_terms_gap",
     *(f"kind_{k}" for k in ANSWER_KINDS),
 )
+
+
+_COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,44 @@ def coverage(analysis: QueryAnalysis, hay: str) -> float:
 
 def missing_idf(analysis: QueryAnalysis, hay: str) -> float:
     return max((t.weight for t in analysis.terms if t.text not in hay), default=0.0) / 12.0
+
+
+def novel_figures(hay: str, question_numbers: Sequence[str]) -> list[tuple[int, int]]:
+    """Spans of the figures in ``hay`` that are not dates or times and not among the question's numbers."""
+    spans = []
+    for m in _FIGURE.finditer(hay):
+        before = hay[m.start() - 1] if m.start() else ""
+        if before in "/:-：" or _DATE_AFTER.match(hay, m.end()) or m.group().replace(",", "") in question_numbers:
+            continue
+        spans.append((m.start(), m.end()))
+    return spans
+
+
+def unit_match(unit: str, hay: str) -> bool:
+    """Whether a prefix of the characters after the question's 多少 follows a figure in ``hay``."""
+    return any(
+        re.search(r"\d" + _MAGNITUDE + r"\s*" + re.escape(unit[:k]), hay) for k in range(len(unit), 0, -1)
+    )
+
+
+def slot(analysis: QueryAnalysis, hay: str, figures: Sequence[tuple[int, int]]) -> float:
+    """1 / (1 + gap / 4) for the closest pair of a question word and a novel figure in ``hay``."""
+    if not figures:
+        return 0.0
+    best = None
+    for term in analysis.terms:
+        start = hay.find(term.text)
+        while start >= 0:
+            end = start + len(term.text)
+            for fs, fe in figures:
+                gap = fs - end if fs >= end else max(start - fe, 0)
+                best = gap if best is None else min(best, gap)
+            start = hay.find(term.text, end)
+    return 0.0 if best is None else 1.0 / (1.0 + best / 4.0)
+
+
+def novel_quote(question: str, hay: str) -> bool:
+    return any(m.group(1) not in question for m in _QUOTED.finditer(hay))
 
 
 def _longest_run(question: str, hay: str) -> int:
@@ -202,6 +258,19 @@ def sentence_features(
                 rank / MAX_PASSAGES,
                 float(sp.dense_score or 0.0),
                 float(sp.score) / best_fused,
+                float(bool(analysis.unit)),
+                float(bool(analysis.unit) and unit_match(analysis.unit, hay)),
+                min(len(figures := novel_figures(hay, analysis.numbers)), 3) / 3.0,
+                slot(analysis, hay, figures),
+                float(novel_quote(question, hay)),
+                float(bool(_DATELINE.search(hay))),
+                0.0,
+                0.0,
+                0.0,
+                0.0,
                 *kinds,
             ]
+    for name in ("coverage", "coverage_window", "bigrams", "top_terms"):
+        column = rows[:, _COLUMN[name]]
+        rows[:, _COLUMN[name + "_gap"]] = column.max() - column
     return rows
