@@ -1,16 +1,16 @@
 """``python -m learn train-reader``: train the reader and the gate, calibrate, report, write the artefact.
 
 1. Cases (``learn.cases``) from every train and validation source.
-2. The reader: LightGBM on the sentence rows of train cases whose passages hold
-   the answer (label: the sentence holds an answer text), early-stopped on
-   validation rows.
+2. The reader: LightGBM LambdaRank over the sentence rows of each train case whose
+   passages hold the answer (label: the sentence holds an answer text; one group
+   per question), early-stopped on validation rows.
 3. The gate: LightGBM on one row per case (``qa.gate.gate_features``), with the
    reader's probabilities on train cases taken out of fold (3 folds), so the gate
    learns from the reader as it behaves on unseen questions; early-stopped on
    validation, then calibrated there (isotonic) and its threshold chosen there
    (the best balanced accuracy).
-4. Validation figures against the zero-shot e5 baseline, and an ablation of the
-   answer-kind features; all in ``eval/train_reader.{json,md}``.
+4. Validation figures against the zero-shot e5 baseline, and an ablation of each
+   hand-written feature group (``ABLATIONS``); all in ``eval/train_reader.{json,md}``.
 """
 
 from __future__ import annotations
@@ -37,13 +37,8 @@ from qa.read import SENTENCE_FEATURES, Reading
 # The reader ranks the sentences of one question against each other (LambdaRank, groups = questions):
 # on validation that picks the answer sentence more often than a pointwise binary model (80.1 % vs
 # 79.2 % top-1, news-a 70.0 % vs 65.0 %); its scores are squashed to (0, 1) for the gate and composer.
-READER_PARAMS: dict[str, Any] = {
-    "objective": "lambdarank",
-    "metric": "map",
-    "eval_at": [1],
+_COMMON_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 40,
     "feature_fraction": 0.9,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
@@ -52,12 +47,15 @@ READER_PARAMS: dict[str, Any] = {
     "num_threads": 2,
     "seed": 13,
 }
-GATE_PARAMS: dict[str, Any] = {
-    **{k: v for k, v in READER_PARAMS.items() if k not in ("metric", "eval_at")},
-    "objective": "binary",
-    "num_leaves": 15,
-    "min_data_in_leaf": 30,
+READER_PARAMS: dict[str, Any] = {
+    **_COMMON_PARAMS,
+    "objective": "lambdarank",
+    "metric": "map",
+    "eval_at": [1],
+    "num_leaves": 31,
+    "min_data_in_leaf": 40,
 }
+GATE_PARAMS: dict[str, Any] = {**_COMMON_PARAMS, "objective": "binary", "num_leaves": 15, "min_data_in_leaf": 30}
 ROUNDS = 600
 FOLDS = 3
 SLOT_FEATURES = ("asks_unit", "unit_match", "novel_figures", "slot", "novel_quote", "dateline")

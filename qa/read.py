@@ -6,8 +6,9 @@ candidates), how much of the question's weighted words, bigrams, numbers and
 names it and its passage hold, what it adds beyond the question, what kind
 of answer the question asks for and whether the sentence has digits or dates,
 and where its passage ranked. A gradient-boosted model trained here on public
-Chinese reading-comprehension data (``python -m learn train-reader``) turns
-the row into the probability that the sentence holds the answer.
+Chinese reading-comprehension data (``python -m learn train-reader``) ranks a
+question's sentences by these rows; its scores, squashed into (0, 1), say how
+likely each sentence is to hold the answer.
 """
 
 from __future__ import annotations
@@ -159,9 +160,7 @@ def novel_figures(hay: str, question_numbers: Sequence[str]) -> list[tuple[int, 
 
 def unit_match(unit: str, hay: str) -> bool:
     """Whether a prefix of the characters after the question's 多少 follows a figure in ``hay``."""
-    return any(
-        re.search(r"\d" + _MAGNITUDE + r"\s*" + re.escape(unit[:k]), hay) for k in range(len(unit), 0, -1)
-    )
+    return any(re.search(r"\d" + _MAGNITUDE + r"\s*" + re.escape(unit[:k]), hay) for k in range(len(unit), 0, -1))
 
 
 def slot(analysis: QueryAnalysis, hay: str, figures: Sequence[tuple[int, int]]) -> float:
