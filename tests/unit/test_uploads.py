@@ -29,10 +29,14 @@ def test_safe_names_keep_readable_characters_only(raw: str, expected: str) -> No
     assert safe_name(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["run.exe", "archive.tar.gz", "no_extension", "image.png", ""])
+@pytest.mark.parametrize("raw", ["run.exe", "archive.tar.gz", "no_extension", "movie.mp4", ""])
 def test_unsupported_types_are_refused_in_chinese(raw: str) -> None:
     with pytest.raises(LoadError, match="不支持的文件类型"):
         safe_name(raw)
+
+
+def test_scanned_pages_are_accepted() -> None:  # images are OCR'd since scanned documents are read
+    assert safe_name("扫描件.PNG") == "扫描件.png" and safe_name("通知.jpg") == "通知.jpg"
 
 
 def test_display_name_drops_paths_and_control_characters() -> None:
