@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         20.0, gt=0, le=4096, description="入库时单个文件的大小上限（MB），超出则跳过并说明原因。"
     )
+    history_db: Path | None = Field(
+        None, description="保存对话记录与回答反馈的 SQLite 数据库文件；默认 `<data_dir>/yiju.db`。"
+    )
     seed_dir: Path = Field(Path("seeds"), description="应用启动时若还没有索引，先把该目录入库。")
     auth_user: str | None = Field(None, description="可选：应用登录用户名（与 `YIJU_AUTH_PASSWORD` 一起设置）。")
     auth_password: SecretStr | None = Field(None, description="可选：应用登录密码。")
@@ -138,6 +141,10 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def history_path(self) -> Path:
+        return self.history_db or self.data_dir / "yiju.db"
 
     @property
     def feedback_path(self) -> Path:

@@ -119,6 +119,19 @@ li.yiju-status-warn { color: #92400e; border-color: #d97706; background: #fffbeb
 li.yiju-status-error { color: #991b1b; border-color: #dc2626; background: #fef2f2; }
 .yiju-feedback-row { align-items: center !important; }
 .yiju-hint { font-size: 13px; color: var(--body-text-color-subdued); }
+ul.yiju-fb-list { list-style: none; padding: 0; margin: 0; }
+li.yiju-fb-item { margin: 10px 0; padding: 10px 14px; border: 1px solid var(--border-color-primary); border-radius: 10px;
+  border-left: 4px solid #16a34a; }
+li.yiju-fb-item-down { border-left-color: #dc2626; }
+.yiju-fb-head { display: flex; gap: 10px; align-items: baseline; }
+.yiju-fb-head .yiju-meta { margin-top: 0; }
+.yiju-fb-up, .yiju-fb-down { font-weight: 600; font-size: 13px; }
+.yiju-fb-down { color: #b91c1c; }
+.yiju-fb-up { color: #15803d; }
+.yiju-fb-q { margin-top: 6px; font-weight: 600; }
+.yiju-fb-a { margin-top: 4px; line-height: 1.75; }
+.yiju-fb-comment { margin-top: 6px; padding: 4px 8px; border-radius: 6px; background: #fffbeb; color: #92400e; }
+details.yiju-fb-sources > summary { cursor: pointer; margin-top: 6px; font-size: 13px; color: #1d4ed8; width: fit-content; }
 
 /* Gradio follows the system's dark mode: keep the warm/cool accents readable there too. */
 .dark .yiju-note, .dark .yiju-related-head { color: #fbbf24; }

@@ -7,6 +7,8 @@ turn errors into Chinese messages; they never let a traceback reach the page.
 from __future__ import annotations
 
 import logging
+import tempfile
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import gradio as gr  # this module is the Gradio adapter; nothing else imports g
 from core.errors import YijuError
 from ui import render
 from ui.chat import GENERIC_ERROR, ChatSession, give_feedback, respond
+from ui.history import to_csv, to_jsonl
 from ui.services import Preferences, Services, redact
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,8 @@ PLACEHOLDER = (
     "**向文档库提问**\n\n回答中的 [1]、[2] 是引用标号，点击即可在右侧查看原文段落。\n\n可以试试下面的示例问题："
 )
 UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"]
+FEEDBACK_FILTERS = [("全部", "all"), ("👎 有问题", "down"), ("👍 有帮助", "up")]
+FEEDBACK_SHOWN = 200
 MODES = [("离线抽取式（不使用 LLM）", "extractive"), ("OpenAI 兼容接口（LLM）", "llm")]
 
 
@@ -84,10 +89,13 @@ def build_demo(services: Services) -> gr.Blocks:
                 docs = _docs_tab(services)
             with gr.Tab("设置", id="settings"):
                 prefs_inputs, test_btn, test_status = _settings_tab(services, defaults)
+            with gr.Tab("反馈", id="feedback") as feedback_tab:
+                review = {**_feedback_tab(), "tab": feedback_tab}
         prefs_inputs = [*prefs_inputs, chat["kb"], chat["only"]]
         _wire_chat(services, session, chat, prefs_inputs)
         _wire_docs(services, docs, demo, chat)
         _wire_settings(services, prefs_inputs, test_btn, test_status)
+        _wire_feedback(services, review)
         _api(services)
     return demo
 
@@ -124,7 +132,7 @@ def _chat_tab(services: Services) -> dict[str, Any]:
                 render_markdown=False,  # bubbles are HTML built from escaped text (ui.render)
                 sanitize_html=True,
                 allow_tags=False,
-                feedback_options=None,
+                feedback_options=("Like", "Dislike"),  # 👍/👎 under every answer: .like() says which one
                 buttons=[],
                 placeholder=PLACEHOLDER,
                 examples=[{"text": q} for q in EXAMPLES],
@@ -144,10 +152,8 @@ def _chat_tab(services: Services) -> dict[str, Any]:
                 )
                 c["send"] = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="yiju-send")
             with gr.Row(equal_height=True, elem_classes="yiju-feedback-row"):
-                c["up"] = gr.Button("有帮助", size="sm", scale=0, min_width=88, elem_id="yiju-up")
-                c["down"] = gr.Button("有问题", size="sm", scale=0, min_width=88, elem_id="yiju-down")
                 c["comment"] = gr.Textbox(
-                    placeholder="反馈说明（可选），写好后点左侧按钮",
+                    placeholder="反馈说明（可选）：写好后点那条回答下方的 👍 或 👎",
                     container=False,
                     show_label=False,
                     lines=1,
@@ -230,6 +236,21 @@ def _settings_tab(services: Services, defaults: Preferences) -> tuple[list[Any],
     return [mode, base_url, model, api_key, temperature, top_k, strictness], test_btn, test_status
 
 
+def _feedback_tab() -> dict[str, Any]:
+    r: dict[str, Any] = {}
+    gr.Markdown("### 回答反馈\n用户在回答下方点的 👍/👎 和反馈说明；展开“引用来源”可核对回答所依据的原文。")
+    with gr.Row(equal_height=True):
+        r["filter"] = gr.Radio(
+            FEEDBACK_FILTERS, value="all", label="筛选", scale=3, elem_id="yiju-fb-filter", container=False
+        )
+        r["refresh"] = gr.Button("刷新", size="sm", scale=0, min_width=88, elem_id="yiju-fb-refresh")
+        r["jsonl"] = gr.Button("导出 JSONL", size="sm", scale=0, min_width=110, elem_id="yiju-fb-jsonl")
+        r["csv"] = gr.Button("导出 CSV", size="sm", scale=0, min_width=100, elem_id="yiju-fb-csv")
+    r["file"] = gr.File(label="导出文件（点击下载）", interactive=False, visible=False, elem_id="yiju-fb-file")
+    r["list"] = gr.HTML(render.feedback_html([]), elem_id="yiju-fb-list")
+    return r
+
+
 def _choices(services: Services, kb: str | None = None) -> list[tuple[str, str]]:
     return [(f"{e.title}（{e.name}）", e.doc_id) for e in services.document_entries(kb)]
 
@@ -283,20 +304,22 @@ def _wire_chat(services: Services, session: Any, c: dict[str, Any], prefs_inputs
             cancels=events,
         )
 
-    def rate(rating: str) -> Callable[[ChatSession, Any], tuple[str, Any]]:
-        def handler(state: ChatSession, comment: Any) -> tuple[str, Any]:
-            saved, status = give_feedback(services, state, "up" if rating == "up" else "down", comment)
-            return status, "" if saved else gr.skip()  # keep an unsaved comment so it is not lost
+    def rate(state: ChatSession, comment: Any, event: gr.LikeData) -> tuple[str, Any]:
+        turns = state.message_turns()
+        index = event.index if isinstance(event.index, int) else -1
+        if event.liked not in (True, False):  # a click that takes the thumb back: nothing to store
+            return render.status_html([("warn", "已取消选择；之前记录的反馈保留。")]), gr.skip()
+        n = turns[index] if 0 <= index < len(turns) else 0
+        saved, status = give_feedback(services, state, n, "up" if event.liked else "down", comment)
+        return status, "" if saved else gr.skip()  # keep an unsaved comment so it is not lost
 
-        return handler
-
-    for button, rating in ((c["up"], "up"), (c["down"], "down")):
-        button.click(
-            rate(rating),
-            inputs=[session, c["comment"]],
-            outputs=[c["feedback_status"], c["comment"]],
-            api_visibility="private",
-        )
+    c["chatbot"].like(
+        rate,
+        inputs=[session, c["comment"]],
+        outputs=[c["feedback_status"], c["comment"]],
+        api_visibility="private",
+        queue=False,
+    )
 
 
 def _wire_docs(services: Services, d: dict[str, Any], demo: Any, chat: dict[str, Any]) -> None:
@@ -381,6 +404,40 @@ def _wire_settings(services: Services, prefs_inputs: list[Any], test_btn: Any, t
             return render.status_html([("error", _failure(services, exc, "测试连接", prefs))])
 
     test_btn.click(test, inputs=prefs_inputs, outputs=test_status, api_visibility="private")
+
+
+def _wire_feedback(services: Services, r: dict[str, Any]) -> None:
+    def rows(choice: Any, limit: int | None = FEEDBACK_SHOWN) -> list[dict[str, Any]]:
+        rating = choice if choice in ("up", "down") else None
+        return services.history.feedback(rating, limit=limit)  # type: ignore[arg-type]
+
+    def show(choice: Any) -> str:
+        try:
+            shown = rows(choice)
+            total = len(rows(choice, None)) if len(shown) == FEEDBACK_SHOWN else None
+            return render.feedback_html(shown, total)
+        except Exception as exc:
+            return render.status_html([("error", _failure(services, exc, "读取反馈"))])
+
+    def export(kind: str) -> Callable[[Any], tuple[Any, Any]]:
+        def handler(choice: Any) -> tuple[Any, Any]:
+            try:
+                found = rows(choice, None)
+                if not found:
+                    return gr.File(value=None, visible=False), render.status_html([("warn", "没有可导出的反馈。")])
+                folder = Path(tempfile.mkdtemp(prefix="yiju-feedback-"))
+                path = folder / f"feedback-{time.strftime('%Y%m%d-%H%M%S')}.{kind}"
+                path.write_text(to_jsonl(found) if kind == "jsonl" else to_csv(found), encoding="utf-8")
+            except Exception as exc:
+                return gr.skip(), render.status_html([("error", _failure(services, exc, "导出反馈"))])
+            return gr.File(value=str(path), visible=True), show(choice)
+
+        return handler
+
+    for trigger in (r["filter"].change, r["refresh"].click, r["tab"].select):
+        trigger(show, inputs=[r["filter"]], outputs=[r["list"]], api_visibility="private")
+    for kind in ("jsonl", "csv"):
+        r[kind].click(export(kind), inputs=[r["filter"]], outputs=[r["file"], r["list"]], api_visibility="private")
 
 
 def _api(services: Services) -> None:

@@ -15,14 +15,14 @@ import copy
 import logging
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import YijuError
 from core.types import Answer, Document
-from qa.feedback import Rating
 from ui import render
+from ui.history import Rating
 from ui.services import Preferences, Services, redact
 
 log = logging.getLogger(__name__)
@@ -35,24 +35,69 @@ PANEL_TURNS = 10
 
 @dataclass
 class Turn:
+    """One question and what it got. A finished turn keeps its answer record and its rendered bubble and
+    引用来源 section; a turn restored from the database has only those (``answer`` is None)."""
+
     question: str
     answer: Answer | None = None
     partial: str | None = None
     error: str = ""
     documents: Mapping[str, Document] = field(default_factory=dict, repr=False)
+    record: dict[str, Any] | None = field(default=None, repr=False)
+    bubble: str = field(default="", repr=False)
+    section: str = field(default="", repr=False)  # rendered closed; the panel opens the newest
 
     @property
     def waiting(self) -> bool:
-        return self.answer is None and not self.error
+        return self.answer is None and self.record is None and not self.error
+
+    @property
+    def answer_record(self) -> dict[str, Any] | None:
+        if self.record is None and self.answer is not None:
+            self.record = self.answer.to_record()
+        return self.record
+
+    def finish(self, n: int) -> None:
+        """Render the final state of turn ``n`` once, so that it can be stored and shown again as it was."""
+        self.bubble = _bubble(self, n)
+        if self.answer is not None:
+            self.record = self.answer.to_record()
+            self.section = render.turn_section(self.answer, n, self.documents, open_=False)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "error": self.error,
+            "record": self.answer_record,
+            "bubble": self.bubble,
+            "section": self.section,
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Turn:
+        record = row.get("record")
+        return cls(
+            str(row.get("question", "")),
+            error=str(row.get("error") or ("" if record else GENERIC_ERROR)),
+            record=dict(record) if isinstance(record, dict) else None,
+            bubble=str(row.get("bubble", "")),
+            section=str(row.get("section", "")),
+        )
 
 
 @dataclass
 class ChatSession:
     turns: list[Turn] = field(default_factory=list)
+    conversation_id: str = ""  # "" until the first question is stored
+    owner: str = ""  # who the conversation belongs to (see ui.history); "" stores nothing
     _answering: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ChatSession:  # Gradio deep-copies state; a lock cannot be
-        return ChatSession(copy.deepcopy(self.turns, memo))
+        return ChatSession(copy.deepcopy(self.turns, memo), self.conversation_id, self.owner)
+
+    @classmethod
+    def restore(cls, rows: Sequence[Mapping[str, Any]], conversation_id: str, owner: str) -> ChatSession:
+        return cls([Turn.from_row(r) for r in rows], conversation_id, owner)
 
     def add(self, question: Any) -> Turn:
         turn = Turn(question if isinstance(question, str) else "")
@@ -67,22 +112,36 @@ class ChatSession:
     def history(self, before: int | None = None) -> list[tuple[str, str]]:
         """(question, answer) pairs of the answered turns before index ``before``."""
         turns = self.turns[:before] if before is not None else self.turns
-        return [(t.question, t.answer.text) for t in turns if t.answer is not None][-HISTORY_TURNS:]
+        pairs = [(t.question, str(t.answer_record["answer"])) for t in turns if t.answer_record is not None]
+        return pairs[-HISTORY_TURNS:]
 
     def messages(self) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         for n, turn in enumerate(self.turns, start=1):
             if render.visible(turn.question):
                 out.append({"role": "user", "content": render.question_html(turn.question)})
-            out.append({"role": "assistant", "content": _bubble(turn, n)})
+            out.append({"role": "assistant", "content": turn.bubble or _bubble(turn, n)})
+        return out
+
+    def message_turns(self) -> list[int]:
+        """For each message of ``messages()``, the number (1-based) of the turn it belongs to."""
+        out: list[int] = []
+        for n, turn in enumerate(self.turns, start=1):
+            out.extend([n, n] if render.visible(turn.question) else [n])
         return out
 
     def panel(self) -> str:
-        answered = [(n, t.answer) for n, t in enumerate(self.turns, start=1) if t.answer is not None]
+        answered = [n for n, t in enumerate(self.turns, start=1) if t.section or t.answer is not None]
         answered = answered[-PANEL_TURNS:]
-        last = answered[-1][0] if answered else 0
-        docs = {n: self.turns[n - 1].documents for n, _ in answered}
-        return render.panel_html([render.turn_section(a, n, docs[n], open_=n == last) for n, a in answered])
+        last = answered[-1] if answered else 0
+        return render.panel_html([self._section(n, open_=n == last) for n in answered])
+
+    def _section(self, n: int, *, open_: bool) -> str:
+        turn = self.turns[n - 1]
+        if not turn.section and turn.answer is not None:
+            return render.turn_section(turn.answer, n, turn.documents, open_=open_)
+        closed = f'id="yiju-t-{n}">'
+        return turn.section.replace(closed, f'id="yiju-t-{n}" open>', 1) if open_ else turn.section
 
     def last_answered(self) -> tuple[int, Answer] | None:
         for n in range(len(self.turns), 0, -1):
@@ -138,19 +197,40 @@ def _answer(services: Services, session: ChatSession, turn: Turn, prefs: Prefere
         turn.error = GENERIC_ERROR
     if turn.waiting:
         turn.error = GENERIC_ERROR
+    n = session.turns.index(turn) + 1
+    turn.finish(n)
+    save_turn(services, session, n)
     yield session.messages(), session.panel(), session
 
 
-def give_feedback(services: Services, session: ChatSession, rating: Rating, comment: Any) -> tuple[bool, str]:
-    """Record 有帮助/有问题 (👍/👎) and the optional comment for the latest answer: (saved, status line)."""
-    latest = session.last_answered()
-    if latest is None:
-        return False, render.status_html([("warn", "还没有可以评价的回答。先提一个问题吧。")])
-    n, answer = latest
+def save_turn(services: Services, session: ChatSession, n: int) -> None:
+    """Store finished turn ``n`` of a stored conversation; a failure is logged, the chat goes on."""
+    if not (session.conversation_id and session.owner):
+        return
     try:
-        services.feedback.add(rating, answer, comment if isinstance(comment, str) else "")
-    except OSError as exc:
+        services.history.save_turn(session.owner, session.conversation_id, n, session.turns[n - 1].to_row())
+    except Exception as exc:  # a full disk or a locked database must not break the answer just shown
+        log.error("保存对话失败：%s", exc)
+
+
+def give_feedback(
+    services: Services, session: ChatSession, n: int | None, rating: Rating, comment: Any
+) -> tuple[bool, str]:
+    """Record 有帮助/有问题 (👍/👎) and the optional comment for the answer of turn ``n`` (1-based; None: the
+    latest answer): (saved, status line)."""
+    if n is None:
+        n = next((k for k in range(len(session.turns), 0, -1) if session.turns[k - 1].answer_record), 0)
+        if n == 0:
+            return False, render.status_html([("warn", "还没有可以评价的回答。先提一个问题吧。")])
+    record = session.turns[n - 1].answer_record if 1 <= n <= len(session.turns) else None
+    if record is None:
+        return False, render.status_html([("warn", "这条消息不是回答，不能评价。请点回答下方的按钮。")])
+    try:
+        services.history.add_feedback(
+            rating, record, comment, owner=session.owner, conversation_id=session.conversation_id, turn=n
+        )
+    except Exception as exc:
         log.error("写入反馈失败：%s", exc)
-        return False, render.status_html([("error", "反馈没有保存成功（无法写入反馈文件），请联系管理员。")])
+        return False, render.status_html([("error", "反馈没有保存成功（无法写入数据库），请联系管理员。")])
     verdict = "有帮助" if rating == "up" else "有问题"
     return True, render.status_html([("ok", f"已记录对第 {n} 问的反馈（{verdict}），谢谢！")])

@@ -256,3 +256,50 @@ def status_html(lines: Sequence[tuple[str, str]]) -> str:
     """A list of (kind, message) lines; kind is ``ok``, ``warn`` or ``error``."""
     items = "".join(f'<li class="yiju-status-{k}">{esc(m)}</li>' for k, m in lines)
     return f'<ul class="yiju-status">{items}</ul>' if items else ""
+
+
+# -- feedback review ----------------------------------------------------------------------
+
+
+def feedback_html(rows: Sequence[Mapping[str, object]], total: int | None = None) -> str:
+    """The review list of stored feedback (newest first), each with its cited sources to open."""
+    if not rows:
+        return '<div class="yiju-empty">还没有符合条件的反馈。</div>'
+    items = []
+    for row in rows:
+        down = row.get("rating") == "down"
+        verdict = '<span class="yiju-fb-down">👎 有问题</span>' if down else '<span class="yiju-fb-up">👍 有帮助</span>'
+        mode = "LLM · " + str(row.get("model") or "") if row.get("mode") == "llm" else "抽取式（离线）"
+        comment = str(row.get("comment") or "")
+        cited = row.get("citations") or []
+        cards = "".join(
+            '<div class="yiju-card">'
+            f'<div class="yiju-card-head"><span class="yiju-num">[{esc(str(c.get("n", "")))}]</span>'
+            f'<span class="yiju-title">《{esc(str(c.get("title", "")))}》</span></div>'
+            f'<div class="yiju-loc">{esc(str(c.get("doc", "")))}'
+            f"{' · 第' + esc(str(c['page'])) + '页' if c.get('page') else ''} · 第{esc(str(c.get('paragraph', '')))}段</div>"
+            f'<div class="yiju-passage">{_quoted(str(c.get("text", "")), c.get("spans") or ())}</div></div>'
+            for c in cited
+            if isinstance(c, Mapping)
+        )
+        sources = (
+            f'<details class="yiju-fb-sources"><summary>引用来源（{len(cited)}）</summary>{cards}</details>'
+            if cards
+            else '<div class="yiju-hint">没有引用（拒答或出错）。</div>'
+        )
+        items.append(
+            f'<li class="yiju-fb-item{" yiju-fb-item-down" if down else ""}">'
+            f'<div class="yiju-fb-head">{verdict}<span class="yiju-meta">{esc(str(row.get("time", "")))} · '
+            f"{esc(mode)} · 第 {esc(str(row.get('turn', '')))} 问</span></div>"
+            f'<div class="yiju-fb-q">问：{esc(str(row.get("question", "")))}</div>'
+            f'<div class="yiju-fb-a">答：{_lines(esc(str(row.get("answer", ""))))}</div>'
+            + (f'<div class="yiju-fb-comment">反馈说明：{esc(comment)}</div>' if comment else "")
+            + f"{sources}</li>"
+        )
+    shown = f"共 {total} 条，显示最新的 {len(rows)} 条。" if total is not None and total > len(rows) else f"共 {len(rows)} 条。"
+    return f'<div class="yiju-docs-summary">{shown}</div><ul class="yiju-fb-list">{"".join(items)}</ul>'
+
+
+def _quoted(text: str, spans: object) -> str:
+    pairs = [(int(s[0]), int(s[1])) for s in spans if isinstance(s, list | tuple) and len(s) == 2]  # type: ignore[union-attr]
+    return highlight(text, pairs)

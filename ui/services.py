@@ -1,5 +1,6 @@
 """What the app does, without Gradio: answer with per-session settings, test
-the LLM connection, add and remove documents, record feedback.
+the LLM connection, add and remove documents; conversations and feedback are
+kept in ``history`` (``ui.history``).
 
 One ``Services`` object is built at start (model, index, assistant) and
 shared by all sessions; per-session choices travel as ``Preferences``.
@@ -24,7 +25,7 @@ from ingest.pipeline import IngestReport, Progress, ingest
 from ingest.store import list_kbs, store_exists
 from ingest.uploads import StoredUpload, display_name, remove_stored, store_upload
 from qa.assistant import Assistant
-from qa.feedback import FeedbackStore
+from ui.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,10 @@ def redact(text: str, secrets: Sequence[str | None]) -> str:
 
 
 class Services:
-    def __init__(self, settings: Settings, assistant: Assistant, feedback: FeedbackStore) -> None:
+    def __init__(self, settings: Settings, assistant: Assistant, history: HistoryStore | None = None) -> None:
         self.settings = settings
         self.assistant = assistant  # of the server's knowledge base, settings.kb
-        self.feedback = feedback
+        self.history = history if history is not None else HistoryStore(settings.history_path)
         self._assistants: dict[str, Assistant] = {settings.kb: assistant}  # others opened when first asked
         self._ingest_lock = threading.Lock()  # one ingest at a time: each writes a whole new generation
         self._swap_lock = threading.Lock()  # no snapshot of the assistant while it switches index
@@ -281,4 +282,4 @@ def build_services(settings: Settings, echo: Echo = print) -> Services:
     assistant = Assistant(settings, embedder, llm=build_llm(settings))
     if settings.reranker:
         assistant.retriever.reranker = CrossEncoderReranker(settings.reranker)
-    return Services(settings, assistant, FeedbackStore(settings.feedback_path))
+    return Services(settings, assistant, HistoryStore(settings.history_path))

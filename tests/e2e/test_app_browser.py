@@ -231,15 +231,50 @@ def test_a_question_sent_while_answering_is_answered_next(page: Any) -> None:
     assert page.locator("#yiju-chat .yiju-q").all_inner_texts() == [QUESTION, UNANSWERABLE]
 
 
-def test_feedback_is_saved_with_question_answer_and_citations(page: Any, app: RunningApp) -> None:
-    ask(page, QUESTION)
-    page.locator("#yiju-comment textarea, #yiju-comment input").first.fill("回答准确，引用清楚")
-    page.locator("#yiju-up").click()
-    page.wait_for_selector("#yiju-feedback-status .yiju-status-ok")
+def stored_feedback(app: RunningApp) -> list[dict[str, Any]]:
+    import sqlite3
 
-    rows = [json.loads(line) for line in (app.data_dir / "feedback.jsonl").read_text("utf-8").splitlines()]
-    assert rows[-1]["rating"] == "up" and rows[-1]["comment"] == "回答准确，引用清楚"
-    assert rows[-1]["question"] == QUESTION and "5200万" in rows[-1]["answer"] and rows[-1]["citations"]
+    with contextlib.closing(sqlite3.connect(app.data_dir / "yiju.db")) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute("SELECT * FROM feedback ORDER BY id")]
+
+
+def test_feedback_on_the_first_of_two_answers_is_stored_for_the_first(page: Any, app: RunningApp) -> None:
+    before = len(stored_feedback(app))
+    ask(page, QUESTION)
+    ask(page, UNANSWERABLE)
+    page.locator("#yiju-comment textarea, #yiju-comment input").first.fill("回答准确，引用清楚")
+    page.locator('#yiju-chat button[aria-label="赞"]').first.click()  # under the first answer, not the latest
+    page.wait_for_selector("#yiju-feedback-status .yiju-status-ok")
+    assert "第 1 问" in page.locator("#yiju-feedback-status").inner_text()
+
+    rows = stored_feedback(app)[before:]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["rating"] == "up" and row["comment"] == "回答准确，引用清楚" and row["turn"] == 1
+    assert row["question"] == QUESTION and "5200万" in row["answer"] and json.loads(row["citations"])
+    assert row["mode"] == "extractive"
+
+    page.locator('#yiju-chat button[aria-label="踩"]').nth(1).click()  # the second answer, the refusal
+    page.wait_for_function("() => document.querySelector('#yiju-feedback-status').innerText.includes('第 2 问')")
+    rows = stored_feedback(app)[before:]
+    assert [(r["turn"], r["rating"], r["question"]) for r in rows] == [(1, "up", QUESTION), (2, "down", UNANSWERABLE)]
+
+    page.get_by_role("tab", name="反馈").click()
+    page.locator("#yiju-fb-filter").get_by_text("👎 有问题").click()
+    page.wait_for_function("() => !document.querySelector('#yiju-fb-list').innerText.includes('👍 有帮助')")
+    assert UNANSWERABLE in page.locator("#yiju-fb-list").inner_text()
+    page.locator("#yiju-fb-filter").get_by_text("全部").click()
+    page.wait_for_function("() => document.querySelector('#yiju-fb-list').innerText.includes('回答准确，引用清楚')")
+    item = page.locator("#yiju-fb-list li.yiju-fb-item", has_text="回答准确，引用清楚")
+    item.locator("details.yiju-fb-sources > summary").click()
+    assert "5200万" in item.locator(".yiju-passage mark").first.inner_text()
+
+    with page.expect_download() as download:
+        page.locator("#yiju-fb-csv").click()
+        page.locator("#yiju-fb-file a").first.click()
+    text = Path(download.value.path()).read_text("utf-8-sig")
+    assert "回答准确，引用清楚" in text and QUESTION in text
 
 
 def test_upload_a_file_ask_about_it_then_remove_it(page: Any, tmp_path: Path) -> None:

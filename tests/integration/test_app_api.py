@@ -5,7 +5,6 @@ calls go to the real scripted OpenAI-protocol server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -47,7 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, model_settings: Settings, em
     echoed: list[str] = []
     ensure_index(settings, embedder, echoed.append)
     ensure_index(settings, embedder, echoed.append)  # second start: index exists, nothing to do
-    services = Services(settings, Assistant(settings, embedder), FeedbackStore(settings.feedback_path))
+    services = Services(settings, Assistant(settings, embedder))
     return services, echoed
 
 
@@ -241,14 +240,15 @@ def test_llm_answer_streams_then_is_verified_and_feedback_never_holds_the_key(
 
     with caplog.at_level(logging.DEBUG):
         bubbles, panel, session = chat(services, ChatSession(), QUESTION, prefs)
-        saved, status = give_feedback(services, session, "down", "引用对，但想要更详细的说明")
+        saved, status = give_feedback(services, session, 1, "down", "引用对，但想要更详细的说明")
 
     assert any("生成中" in b for b in bubbles[1:-1])  # streamed before verification
     assert "LLM · test-model" in bubbles[-1] and 'href="#yiju-c-1-1"' in bubbles[-1]
     assert "5200万户" in panel
     assert saved and "已记录" in status
-    saved = services.feedback.path.read_text("utf-8")
-    record = json.loads(saved.splitlines()[-1])
+    db = services.settings.history_path
+    saved = "".join(f.read_bytes().decode("utf-8", "replace") for f in db.parent.glob(db.name + "*"))  # with -wal
+    record = services.history.feedback()[0]
     assert record["rating"] == "down" and record["comment"] == "引用对，但想要更详细的说明"
     assert record["question"] == QUESTION and "5200万" in record["answer"] and record["citations"]
     assert record["mode"] == "llm" and record["model"] == "test-model"
@@ -295,7 +295,7 @@ def test_the_servers_key_is_only_sent_to_the_servers_endpoint(services: Services
     configured = Services(
         services.settings.replace(llm_base_url=server.base_url, llm_api_key=FAKE_KEY),
         services.assistant,
-        services.feedback,
+        services.history,
     )
     assert configured.check_connection(Preferences(base_url=server.base_url, model="m")).startswith("连接成功")
 
@@ -306,7 +306,7 @@ def test_the_servers_key_is_only_sent_to_the_servers_endpoint(services: Services
 
 
 def test_feedback_without_an_answer_says_so(services: Services) -> None:
-    saved, status = give_feedback(services, ChatSession(), "up", "")
+    saved, status = give_feedback(services, ChatSession(), None, "up", "")
     assert not saved and "还没有可以评价的回答" in status
 
 
@@ -356,7 +356,7 @@ def test_upload_then_ask_then_remove(services: Services, tmp_path: Path) -> None
 
 def test_uploads_that_cannot_be_used_are_reported_per_file(services: Services, tmp_path: Path) -> None:
     small = services.settings.replace(max_upload_mb=0.001)
-    strict = Services(small, services.assistant, services.feedback)
+    strict = Services(small, services.assistant, services.history)
     big = tmp_path / "big.txt"
     big.write_text("很长的内容。" * 1000, encoding="utf-8")
     exe = tmp_path / "tool.exe"

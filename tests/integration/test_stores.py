@@ -261,12 +261,11 @@ def test_cli_on_milvus_with_a_knowledge_base(model_settings, tmp_path: Path) -> 
 
 
 def test_the_app_services_work_per_knowledge_base(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
-    from qa.feedback import FeedbackStore
     from ui.services import Preferences, Services, ensure_index
 
     settings = _settings(model_settings, tmp_path, store).replace(seed_dir=SEEDS)
     ensure_index(settings, embedder, lambda _: None)
-    services = Services(settings, Assistant(settings, embedder), FeedbackStore(settings.feedback_path))
+    services = Services(settings, Assistant(settings, embedder))
     upload = tmp_path / "factory.txt"
     upload.write_text("丁公司宣布在成都新建一座智能工厂，总投资八十亿元。", "utf-8")
     assert services.document_entries("factory") == []
