@@ -1,4 +1,4 @@
-"""``python -m learn train-reader | splits``."""
+"""``python -m learn train-encoder | train-reader | splits``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="沿用上次构建的检索结果与向量相似度（同一数据文件与 --limit），只按当前代码重算特征",
     )
+    enc = sub.add_parser(
+        "train-encoder",
+        help="微调阅读器的句子编码器（e5 的上层），写出 qa/trained/reader_encoder.safetensors 与报告",
+    )
+    enc.add_argument(
+        "--limit", type=int, default=1200, help="每个数据源的题数，与 train-reader 的案例相同（默认 1200）"
+    )
+    enc.add_argument("--epochs", type=int, default=1, help="训练轮数（默认 1）")
+    enc.add_argument("--quick", action="store_true", help="只用 200 道训练题，只为检查流程（不覆盖正式产物）")
+    train.add_argument(
+        "--base-encoder", action="store_true", help="阅读器读基础 e5 的相似度，不用微调的句子编码器（对比用）"
+    )
+    train.add_argument("--no-removed", action="store_true", help="不生成“删去答案句”的训练案例（对比用）")
     sub.add_parser("splits", help="写出 eval/splits.json 与 eval/splits.md（各数据源的角色与哈希）")
     args = parser.parse_args(argv)
     if args.command == "splits":
@@ -28,9 +41,21 @@ def main(argv: list[str] | None = None) -> int:
         SPLITS.with_suffix(".md").write_text(splits_markdown(record), encoding="utf-8")
         print(f"已写出 {SPLITS} 与 {SPLITS.with_suffix('.md')}")
         return 0
+    if args.command == "train-encoder":
+        from learn.train import encoder_run
+
+        report = encoder_run(args.limit, epochs=args.epochs, quick=args.quick)
+        print(json.dumps(report["validation"]["all"], ensure_ascii=False, indent=1))
+        return 0
     from learn.train import run
 
-    report = run(150 if args.quick else args.limit, quick=args.quick, reuse_cases=args.reuse_cases)
+    report = run(
+        150 if args.quick else args.limit,
+        quick=args.quick,
+        reuse_cases=args.reuse_cases,
+        tuned_encoder=not args.base_encoder,
+        removed_cases=not args.no_removed,
+    )
     print(json.dumps(report["validation"]["all"], ensure_ascii=False, indent=1))
     return 0
 

@@ -8,7 +8,10 @@ when one holds an answer text) and, for every other answerable question, a
 text (on-topic noise, the right behaviour is a refusal), and for every
 question with a number or a name, a *swapped* case: the number changed, or
 the name replaced by one from another question of the source, where the
-context holds neither (a synthetic near miss: another year, another body).
+context holds neither (a synthetic near miss: another year, another body);
+and for the other answerable half a *removed* case (``removed``): the same
+passages with the sentences holding the answer cut out, so that what is left
+is on the topic, often with other figures of the same story, but does not say.
 Unanswerable
 questions (ChineseSquad 2.0, DuReader-checklist near misses) give cases with
 no support.
@@ -39,14 +42,15 @@ NOISE_POOL = 12
 class Case:
     source: str
     qid: str
-    kind: str  # normal | noise | impossible
+    kind: str  # normal | noise | swapped | removed | impossible
     supported: bool  # some passage holds an answer text
     analysis: QueryAnalysis
     retrieved: list[ScoredPassage]
     candidates: list[Candidate]
     features: np.ndarray  # reader rows
     holds: np.ndarray  # per candidate: holds an answer text
-    cosines: np.ndarray  # e5 cosine of the question with each candidate (kept so features can be recomputed)
+    cosines: np.ndarray  # the reader encoder's cosine of the question with each candidate (features read it)
+    base_cosines: np.ndarray | None = None  # the base e5 cosines, where the reader encoder is a tuned one
 
     def refeatured(self) -> Case:
         """The case with its question analysed and its rows computed again by the current code."""
@@ -156,6 +160,78 @@ def swapped(item: Item, others: Sequence[str], pick: int) -> str | None:
         if names and other not in context and other not in item.question:
             return item.question.replace(names[0], other, 1)
     return None
+
+
+def _cut(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    kept, at = [], 0
+    for start, end in sorted(spans):
+        kept.append(text[at:start])
+        at = end
+    kept.append(text[at:])
+    return "".join(kept)
+
+
+def removed(case: Case) -> Case | None:
+    """The case with every sentence holding the answer cut out of its passages (a passage left empty
+    is dropped); None when the case has no such sentence or the rest no longer splits as before."""
+    if case.kind != "normal" or not case.supported or not case.holds.any():
+        return None
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for cand, holds in zip(case.candidates, case.holds, strict=True):
+        if holds:
+            spans.setdefault(cand.rank, []).append((cand.start, cand.end))
+    retrieved = []
+    for rank, sp in enumerate(case.retrieved):
+        if rank in spans:
+            text = _cut(sp.passage.text, spans[rank])
+            if not normalize(text).strip():
+                continue
+            sp = replace(sp, passage=replace(sp.passage, text=text))
+        retrieved.append(sp)
+    cands = candidates_of(retrieved)
+    cosine = {c.text: v for c, v in zip(case.candidates, case.cosines, strict=True)}
+    if not cands or any(c.text not in cosine for c in cands):
+        return None
+    base = None
+    if case.base_cosines is not None:
+        base_of = {c.text: v for c, v in zip(case.candidates, case.base_cosines, strict=True)}
+        base = np.array([base_of[c.text] for c in cands])
+    return Case(
+        case.source,
+        case.qid + "-removed",
+        "removed",
+        False,
+        case.analysis,
+        retrieved,
+        cands,
+        np.zeros((0, 0)),
+        np.zeros(len(cands), dtype=bool),
+        np.array([cosine[c.text] for c in cands]),
+        base,
+    )
+
+
+def with_removed(cases: Sequence[Case]) -> list[Case]:
+    """``cases`` and a removed twin of each answered case of the half without a noise case."""
+    out = list(cases)
+    for c in cases:
+        if not _even(c.qid) and (twin := removed(c)) is not None:
+            out.append(twin)
+    return out
+
+
+def encoder_cosines(encoder: object, cases: Sequence[Case]) -> list[np.ndarray]:
+    """``encoder``'s cosine of each case's question with each of its candidates (one batch of all texts)."""
+    texts = sorted({c.text for case in cases for c in case.candidates})
+    questions = sorted({case.analysis.text for case in cases})
+    sv = encoder.embed_passages(texts)  # type: ignore[attr-defined]
+    qv = encoder.embed_queries(questions)  # type: ignore[attr-defined]
+    s_at = {t: i for i, t in enumerate(texts)}
+    q_at = {t: i for i, t in enumerate(questions)}
+    return [
+        sv[[s_at[c.text] for c in case.candidates]] @ qv[q_at[case.analysis.text]] if case.candidates else np.zeros(0)
+        for case in cases
+    ]
 
 
 def build_cases(src: Source, settings: Settings, embedder: object, work: Path, limit: int | None = None) -> list[Case]:

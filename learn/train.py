@@ -21,13 +21,13 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from learn.cases import Case
+from learn.cases import Case, with_removed
 from learn.sources import ROOT, SOURCES, Source, file_sha256
 from qa.analysis import ANSWER_KINDS
 from qa.gate import GATE_FEATURES, gate_features
@@ -208,7 +208,7 @@ def evaluate_cases(
         idx = [i for i, c in enumerate(cases) if name in ("all", c.source)]
         sup = [i for i in idx if cases[i].supported and len(cases[i].candidates)]
         top = [bool(cases[i].holds[int(np.argmax(probs[i]))]) for i in sup]
-        zero = [bool(cases[i].holds[int(np.argmax(cases[i].features[:, 0]))]) for i in sup]
+        zero = [bool(cases[i].holds[int(np.argmax(_base(cases[i])))]) for i in sup]
         labels = np.array([float(cases[i].supported) for i in idx])
         answered = gate_p[idx] >= threshold
         neg = labels == 0
@@ -224,8 +224,13 @@ def evaluate_cases(
             "noise_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "noise"]),
             "near_miss_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "impossible"]),
             "swapped_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "swapped"]),
+            "removed_refused": _mean([not answered[j] for j, i in enumerate(idx) if cases[i].kind == "removed"]),
         }
     return out
+
+
+def _base(case: Case) -> np.ndarray:
+    return case.cosines if case.base_cosines is None else case.base_cosines
 
 
 def _mean(values: Sequence[bool]) -> float:
@@ -240,6 +245,7 @@ def artefact(fitted: Fitted, embedding_model: str, info: dict[str, Any]) -> dict
         "gate_features": list(GATE_FEATURES),
         "reader": fitted.reader.model_to_string(),
         "reader_output": "rank",
+        "reader_encoder": info.get("reader_encoder"),
         "gate": fitted.gate.model_to_string(),
         "calibration": {"x": fitted.calibration[0], "y": fitted.calibration[1]},
         "threshold": fitted.threshold,
@@ -256,7 +262,9 @@ def learned_sources() -> list[Source]:
     ]
 
 
-def _cases_for(src: Source, settings: Any, embedder: Any, work: Path, limit: int | None, reuse: bool) -> list[Case]:
+def _cases_for(
+    src: Source, settings: Any, embedder: Any, work: Path, limit: int | None, reuse: bool, refeature: bool = True
+) -> list[Case]:
     """The source's cases, built afresh, or with ``reuse`` loaded from the last build's retrieval and
     cosines (same source file and limit) with features computed again by the current code."""
     from learn.cases import build_cases
@@ -267,12 +275,69 @@ def _cases_for(src: Source, settings: Any, embedder: Any, work: Path, limit: int
         with cache.open("rb") as f:
             stored_key, stored = pickle.load(f)
         if stored_key == key:
-            return [c.refeatured() for c in stored]
+            return [c.refeatured() for c in stored] if refeature else stored
     built = build_cases(src, settings, embedder, work, limit=limit)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with cache.open("wb") as f:
         pickle.dump((key, built), f)
     return built
+
+
+def encoder_run(limit: int | None, epochs: int = 1, quick: bool = False) -> dict[str, Any]:
+    """Fine-tune the reader's sentence encoder on the same cases the reader learns from."""
+    from core.settings import Settings
+    from ingest.embed import SentenceTransformerEmbedder, resolve_model_path
+    from learn import encoder
+
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder(settings)
+    work = settings.data_dir / "learn"
+    by_role: dict[str, dict[str, list[Case]]] = {"train": {}, "validation": {}}
+    for src in learned_sources():
+        by_role[src.role][src.name] = _cases_for(src, settings, embedder, work, limit, reuse=True, refeature=False)
+    command = "python -m learn train-encoder" + (f" --limit {limit}" if limit != 1200 else "")
+    command += f" --epochs {epochs}" if epochs != 1 else ""
+    if quick:
+        picked = encoder.examples([c for cs in by_role["train"].values() for c in cs])[:200]
+        keep = {e.question for e in picked}
+        by_role["train"] = {k: [c for c in cs if c.analysis.text in keep] for k, cs in by_role["train"].items()}
+        by_role["validation"] = {k: cs[:100] for k, cs in by_role["validation"].items()}
+        out = work / "reader_encoder-quick.safetensors"
+        return encoder.run(
+            by_role["train"], by_role["validation"], Path(resolve_model_path(settings)), out, work, epochs, command
+        )
+    return encoder.run(
+        by_role["train"], by_role["validation"], Path(resolve_model_path(settings)), epochs=epochs, command=command
+    )
+
+
+def _use_reader_encoder(cases: dict[str, list[Case]], settings: Any, work: Path, limit: int | None) -> str | None:
+    """Give every case the tuned reader encoder's cosines (the base ones kept for the zero-shot figure);
+    the encoder's sha256, or None where there is no tuned encoder. Cosines are cached per encoder."""
+    from learn.cases import encoder_cosines
+    from qa.encoder import ENCODER_ARTEFACT, reader_encoder
+
+    if not ENCODER_ARTEFACT.exists():
+        return None
+    sha = file_sha256(ENCODER_ARTEFACT)
+    encoder = None
+    for name, items in cases.items():
+        cache = work / "cases" / f"{name}-{limit or 'all'}.reader-cosines.pkl"
+        key = (sha, [c.qid for c in items])
+        stored = None
+        if cache.exists():
+            with cache.open("rb") as f:
+                stored_key, stored = pickle.load(f)
+            stored = stored if stored_key == key else None
+        if stored is None:
+            t = time.perf_counter()
+            encoder = encoder or reader_encoder(settings)
+            stored = encoder_cosines(encoder, items)
+            with cache.open("wb") as f:
+                pickle.dump((key, stored), f)
+            print(f"  {name}: reader encoder cosines in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        cases[name] = [replace(c, cosines=v, base_cosines=c.cosines) for c, v in zip(items, stored, strict=True)]
+    return sha
 
 
 def run(
@@ -281,7 +346,11 @@ def run(
     report_dir: Path = ROOT / "eval",
     quick: bool = False,
     reuse_cases: bool = False,
+    tuned_encoder: bool = True,
+    removed_cases: bool = True,
 ) -> dict[str, Any]:
+    """``tuned_encoder``: the reader reads the fine-tuned encoder's cosines (``qa/trained/reader_encoder``,
+    when present) instead of the base e5's; ``removed_cases``: the gate also learns from removed cases."""
     from core.settings import Settings
     from ingest.embed import SentenceTransformerEmbedder
 
@@ -293,8 +362,11 @@ def run(
     cases: dict[str, list[Case]] = {}
     for src in squad:
         t = time.perf_counter()
-        cases[src.name] = _cases_for(src, settings, embedder, work, limit, reuse_cases)
+        cases[src.name] = _cases_for(src, settings, embedder, work, limit, reuse_cases, refeature=False)
         print(f"  {src.name}: {len(cases[src.name])} cases in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    encoder_sha = _use_reader_encoder(cases, settings, work, limit) if tuned_encoder else None
+    for name in cases:
+        cases[name] = [c.refeatured() for c in (with_removed(cases[name]) if removed_cases else cases[name])]
     built = time.perf_counter() - started
     train = [c for s in squad if s.role == "train" for c in cases[s.name]]
     val = [c for s in squad if s.role == "validation" for c in cases[s.name]]
@@ -304,7 +376,9 @@ def run(
         "command": "python -m learn train-reader"
         + (" --quick" if quick else "")
         + (f" --limit {limit}" if limit and not quick else "")
-        + (" --reuse-cases" if reuse_cases else ""),
+        + (" --reuse-cases" if reuse_cases else "")
+        + ("" if tuned_encoder else " --base-encoder")
+        + ("" if removed_cases else " --no-removed"),
         "sources": {
             s.name: {
                 "role": s.role,
@@ -326,6 +400,8 @@ def run(
         "seconds_total": round(time.perf_counter() - started, 1),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, no accelerator",
         "embedding_model": embedder.name,
+        "reader_encoder": encoder_sha,
+        "removed_cases": removed_cases,
     }
     report = {"info": info, "validation": fitted.validation, "ablations": ablations}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -402,14 +478,14 @@ def _auc_text(v: float) -> str:
 def _table(figures: dict[str, Any]) -> list[str]:
     rows = [
         "| set | cases | reader top-1 holds answer | e5 zero-shot top-1 | gate AUC | unsupported refused | noise refused "
-        "| near misses refused | swapped refused | supported answered right |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| near misses refused | swapped refused | removed refused | supported answered right |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, f in figures.items():
         rows.append(
             f"| {name} | {f['cases']} | {_pct(f['reader_top1'])} | {_pct(f['e5_zero_shot_top1'])} | "
             f"{_auc_text(f['gate_auc'])} | {_pct(f['unsupported_refused'])} | "
             f"{_pct(f['noise_refused'])} | {_pct(f['near_miss_refused'])} | {_pct(f['swapped_refused'])} | "
-            f"{_pct(f['supported_answered_right'])} |"
+            f"{_pct(f.get('removed_refused', float('nan')))} | {_pct(f['supported_answered_right'])} |"
         )
     return rows

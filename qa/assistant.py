@@ -71,7 +71,10 @@ class Assistant:
         llm: LLMClient | None = None,
         gate: GateModel = DEFAULT_GATE,
         models: TrainedModels | None = None,
+        reader_embedder: Embedder | None = None,
     ) -> None:
+        """``reader_embedder``: the sentence encoder the learned reader was trained on (by default the
+        tuned one its artefact names, else ``embedder``)."""
         self.settings = settings
         self.embedder = embedder
         self.index = index or open_store(settings)
@@ -79,7 +82,12 @@ class Assistant:
         self.gate = gate
         self.learned: LearnedAnswerer | None = None
         if settings.answerer == "learned":
-            self.learned = LearnedAnswerer(models or load_models(embedder_name=embedder.name), embedder)
+            models = models or load_models(embedder_name=embedder.name)
+            if reader_embedder is None and models.reader_encoder:
+                from qa.encoder import reader_encoder
+
+                reader_embedder = reader_encoder(settings)
+            self.learned = LearnedAnswerer(models, reader_embedder or embedder)
         self.retriever = HybridRetriever(self.index, embedder, candidates=settings.candidates)
 
     def reload(self) -> None:

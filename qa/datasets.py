@@ -93,12 +93,23 @@ def detect_format(path: Path) -> str:
 
 
 def load_jsonl(
-    path: Path, *, limit: int | None = None, corpus: Path | None = None, news_dir: Path = CRUD_RAG_DIR
+    path: Path,
+    *,
+    limit: int | None = None,
+    corpus: Path | None = None,
+    news_dir: Path = CRUD_RAG_DIR,
+    ids: str | None = None,
 ) -> Dataset:
     """Our own question set. Its corpus is ``corpus`` (default ``seeds/``), or, when its questions name
-    CRUD-RAG documents (``"doc": "FILE:LINE"``) and no ``corpus`` is given, every document they name."""
+    CRUD-RAG documents (``"doc": "FILE:LINE"``) and no ``corpus`` is given, every document they name.
+    ``ids`` keeps only the questions whose id starts with it (one split of a shared file); the corpus
+    stays that of the whole file, so a split is read among the same documents as the others."""
     questions = load_questions(path)
     refs = list(dict.fromkeys(q.doc for q in questions if q.doc))
+    if ids:
+        questions = [q for q in questions if q.id.startswith(ids)]
+        if not questions:
+            raise YijuError(f"{path} 中没有编号以 {ids} 开头的问题。")
     if refs and corpus is None:
         return Dataset(questions=spread(questions, limit), documents=crud_rag_references(refs, news_dir))
     folder = corpus or SEEDS_DIR
@@ -370,10 +381,13 @@ def load_dataset(
     distractor_dir: Path = CRUD_RAG_DIR,
     rgb_negative_only: bool = False,
     all_contexts: bool = False,
+    ids: str | None = None,
 ) -> Dataset:
     if not path.exists():
         raise YijuError(f"问题文件 {path} 不存在。")
     fmt = fmt or detect_format(path)
+    if ids and fmt != "jsonl":
+        raise YijuError("--ids 只用于 JSONL 问题集。")
     if fmt == "squad":
         return load_squad(
             path, limit=limit, distractors=distractors, distractor_dir=distractor_dir, all_contexts=all_contexts
@@ -382,7 +396,7 @@ def load_dataset(
         if distractors:
             raise YijuError("RGB 格式的每道题只检索自己的段落，不能加 --distractors。")
         return load_rgb(path, limit=limit, negative_only=rgb_negative_only)
-    dataset = load_jsonl(path, limit=limit, corpus=corpus, news_dir=distractor_dir)
+    dataset = load_jsonl(path, limit=limit, corpus=corpus, news_dir=distractor_dir, ids=ids)
     if distractors:
         dataset.documents = _unique(dataset.documents + crud_rag_documents(distractors, distractor_dir))
     return dataset

@@ -353,9 +353,13 @@ class _Runner:
         reads, so latency does not depend on which questions came before
         (152 seed questions over 46 passages would otherwise be timed warm).
         """
-        clear = getattr(self.memo.inner, "clear_cache", None)
-        if callable(clear):
-            clear()
+        embedders = [self.memo.inner]
+        if self.base.learned is not None:
+            embedders.append(self.base.learned.reader.embedder)
+        for embedder in embedders:
+            clear = getattr(embedder, "clear_cache", None)
+            if callable(clear):
+                clear()
 
     def assistants(self, index: Index | None) -> tuple[Assistant, dict[float, Assistant]]:
         if index is None and self._assistants is not None:
@@ -379,6 +383,7 @@ class _Runner:
             llm=llm,
             gate=self.base.gate,
             models=self.base.learned.models if self.base.learned else None,
+            reader_embedder=self.base.learned.reader.embedder if self.base.learned else None,
         )
         assistant.retriever.reranker = self.base.retriever.reranker
         return assistant

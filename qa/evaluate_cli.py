@@ -63,6 +63,7 @@ def add_eval_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--build-index", action="store_true", help="先把语料建索引到 OUT/index")
     p.add_argument("--corpus", type=Path, help="jsonl 问题集的文档目录（默认 seeds/）")
     p.add_argument("--limit", type=_count(1), help="只评测 N 道题（在文件中均匀选取）")
+    p.add_argument("--ids", help="只评测编号以此开头的问题，如 news-a-（文件中一个划分）")
     p.add_argument("--distractors", type=_count(0), default=0, help="混入 N 篇 CRUD-RAG 新闻作干扰文档")
     p.add_argument(
         "--distractor-dir", type=Path, help="CRUD-RAG 80000_docs 目录（默认 ../shared/data/crud_rag/80000_docs）"
@@ -92,6 +93,7 @@ def _fingerprint(args: argparse.Namespace, settings: Settings, fmt: str) -> dict
         "dataset": str(args.questions.resolve()),
         "format": fmt,
         "limit": args.limit,
+        "ids": args.ids,
         "corpus": str(args.corpus.resolve()) if args.corpus else None,
         "distractors": args.distractors,
         "all_contexts": args.all_contexts,
@@ -227,6 +229,7 @@ def _run(args: argparse.Namespace) -> int:
         distractor_dir=args.distractor_dir or CRUD_RAG_DIR,
         rgb_negative_only=args.rgb_negative_only,
         all_contexts=args.all_contexts,
+        ids=args.ids,
     )
     for note in dataset.notes:
         print(f"注意：{note}", file=sys.stderr)

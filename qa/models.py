@@ -69,6 +69,7 @@ class TrainedModels:
     gate_features: tuple[str, ...]
     embedding_model: str
     info: dict[str, Any]
+    reader_encoder: str | None = None  # sha256 of the tuned sentence encoder the reader was trained on
 
 
 def base_name(embedder_name: str) -> str:
@@ -105,4 +106,22 @@ def load_models(path: Path = ARTEFACT, embedder_name: str | None = None) -> Trai
         gate_features=tuple(data["gate_features"]),
         embedding_model=data["embedding_model"],
         info=data.get("info", {}),
+        reader_encoder=_checked_encoder(path, data.get("reader_encoder")),
     )
+
+
+def _checked_encoder(path: Path, sha: str | None) -> str | None:
+    """The reader encoder's sha256 when the reader was trained on one; it must be the file beside it."""
+    import hashlib
+
+    from qa.encoder import ENCODER_ARTEFACT
+
+    if sha is None:
+        return None
+    encoder = path.parent / ENCODER_ARTEFACT.name
+    if not encoder.exists() or hashlib.sha256(encoder.read_bytes()).hexdigest() != sha:
+        raise ConfigError(
+            f"{path} 的阅读器按句子编码器 {encoder.name}（sha256 {sha[:12]}…）训练，但该文件缺失或已改变："
+            "请依次运行 python -m learn train-encoder 与 python -m learn train-reader。"
+        )
+    return sha

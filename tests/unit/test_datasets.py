@@ -228,3 +228,16 @@ def test_a_question_set_on_crud_rag_news_indexes_the_documents_it_names(tmp_path
         crud_rag_references([f"{part}:99999999"], directory)
     with pytest.raises(Exception, match="文件名:行号"):
         crud_rag_references(["no-line-number"], directory)
+
+
+def test_ids_keeps_one_split_of_a_shared_file_among_the_whole_files_documents() -> None:
+    path = ROOT / "eval" / "news_dev_questions.jsonl"
+    whole = load_dataset(path, distractor_dir=shared("crud_rag/80000_docs"))
+    split = load_dataset(path, distractor_dir=shared("crud_rag/80000_docs"), ids="news-a-")
+    assert split.questions and all(q.id.startswith("news-a-") for q in split.questions)
+    assert len(split.questions) < len(whole.questions)
+    assert {d.name for d in split.documents} == {d.name for d in whole.documents}
+    with pytest.raises(Exception, match="news-z-"):
+        load_dataset(path, distractor_dir=shared("crud_rag/80000_docs"), ids="news-z-")
+    with pytest.raises(Exception, match="--ids"):
+        load_dataset(RGB_SAMPLE, ids="x")

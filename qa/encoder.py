@@ -1,0 +1,80 @@
+"""The reader's sentence encoder: the base e5 model with its top layers fine-tuned (``learn.encoder``).
+
+Retrieval keeps the base encoder (the index holds its vectors); only the
+reader's question–sentence cosines come from this one. The artefact holds the
+tuned layers alone, in fp16, with a fingerprint of the base they were trained
+on: on another build of the base model loading is refused with what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.settings import Settings
+
+ENCODER_ARTEFACT = Path(__file__).resolve().parent / "trained" / "reader_encoder.safetensors"
+TUNED_LAYERS = 4
+
+
+def _layers(model: Any) -> Any:
+    return model[0].auto_model.encoder.layer
+
+
+def base_fingerprint(model: Any) -> str:
+    """A hash of the weights the tuned layers sit on (the embeddings' first rows and the lower layers)."""
+    h = hashlib.sha256()
+    bert = model[0].auto_model
+    h.update(bert.embeddings.word_embeddings.weight[:2000].detach().float().numpy().tobytes())
+    for layer in _layers(model)[:-TUNED_LAYERS]:
+        for p in layer.parameters():
+            h.update(p.detach().float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def tuned_state(model: Any) -> dict[str, Any]:
+    """The tuned layers' weights in fp16, keyed by layer position from the top (``top0`` is the last)."""
+    layers = _layers(model)
+    out: dict[str, Any] = {}
+    for k in range(TUNED_LAYERS):
+        for name, p in layers[len(layers) - 1 - k].state_dict().items():
+            out[f"top{k}.{name}"] = p.detach().to("cpu").half().contiguous()
+    return out
+
+
+def load_tuned(model: Any, path: Path = ENCODER_ARTEFACT) -> None:
+    """Put the tuned layers into ``model`` (a SentenceTransformer of the base), checking the base."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        raise ConfigError(f"找不到阅读器的句子编码器 {path}。请运行 python -m learn train-encoder 生成。")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        if meta.get("base") != base_fingerprint(model):
+            raise ConfigError(
+                f"{path} 是在另一版基础向量模型上训练的：请删除 data/models 下的模型目录让程序重新构建，"
+                "或重新运行 python -m learn train-encoder。"
+            )
+        if int(meta.get("layers", -1)) != TUNED_LAYERS:
+            raise ConfigError(f"{path} 调整的层数与本程序不一致：请重新运行 python -m learn train-encoder。")
+        layers = _layers(model)
+        names = list(f.keys())
+        for k in range(TUNED_LAYERS):
+            layer = layers[len(layers) - 1 - k]
+            prefix = f"top{k}."
+            state = {name[len(prefix) :]: f.get_tensor(name).float() for name in names if name.startswith(prefix)}
+            layer.load_state_dict(state)
+
+
+def reader_encoder(settings: Settings, path: Path = ENCODER_ARTEFACT) -> Any:
+    """An embedder (same interface as ``ingest.embed.SentenceTransformerEmbedder``) whose cosines the
+    reader was trained on: torch, the base model with the tuned layers put in."""
+    from ingest.embed import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(settings, backend="torch")
+    load_tuned(embedder.runtime.model, path)  # type: ignore[attr-defined]
+    embedder.name = f"{settings.embedding_model} [reader-tuned]"
+    embedder.runtime_tag = "torch-reader-tuned"
+    return embedder

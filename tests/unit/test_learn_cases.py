@@ -1,0 +1,62 @@
+"""Training cases made from other cases: the removed twin and the swapped question."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.types import Passage, ScoredPassage
+from learn.cases import Case, removed, with_removed
+from learn.sources import Item
+from qa.analysis import analyse
+from qa.read import candidates_of, sentence_features
+
+
+def _scored(text: str, n: int) -> ScoredPassage:
+    p = Passage(f"p{n}", "d", "d.txt", "标题", 1, n, 1, 0, len(text), text)
+    return ScoredPassage(p, 0.03, dense_score=0.8, keyword_score=1.0)
+
+
+def _case(qid: str = "q1") -> Case:
+    retrieved = [
+        _scored("全市中小企业去年营业收入增长百分之五。全市共有中小企业5200家。今年还将新增一批。", 1),
+        _scored("5200家企业中有一半在园区。", 2),
+    ]
+    analysis = analyse("全市有多少家中小企业？")
+    cands = candidates_of(retrieved)
+    holds = np.array(["5200家" in c.text for c in cands])
+    cos = np.linspace(0.9, 0.5, len(cands))
+    rows = sentence_features(analysis, retrieved, cands, cos)
+    return Case("src", qid, "normal", True, analysis, retrieved, cands, rows, holds, cos)
+
+
+def test_removed_cuts_every_sentence_holding_the_answer_and_keeps_the_rest_with_its_cosines() -> None:
+    case = _case()
+    twin = removed(case)
+    assert twin is not None
+    assert twin.kind == "removed" and not twin.supported and twin.qid == "q1-removed"
+    texts = [c.text for c in twin.candidates]
+    assert texts == ["全市中小企业去年营业收入增长百分之五。", "今年还将新增一批。"]  # passage 2 was only the answer
+    assert len(twin.retrieved) == 1 and "5200" not in twin.retrieved[0].passage.text
+    before = {c.text: v for c, v in zip(case.candidates, case.cosines, strict=True)}
+    assert twin.cosines.tolist() == [before[t] for t in texts]
+    assert not twin.holds.any()
+    refeatured = twin.refeatured()
+    assert refeatured.features.shape[0] == len(texts)
+
+
+def test_removed_needs_an_answered_case_and_with_removed_takes_half() -> None:
+    case = _case()
+    assert removed(Case(**{**case.__dict__, "kind": "noise"})) is None
+    assert removed(Case(**{**case.__dict__, "holds": np.zeros(len(case.candidates), dtype=bool)})) is None
+    cases = [_case(f"q{i}") for i in range(40)]
+    grown = with_removed(cases)
+    twins = [c for c in grown if c.kind == "removed"]
+    assert 5 < len(twins) < 35 and grown[:40] == cases
+
+
+def test_swapped_changes_the_number_or_a_name_to_one_the_context_lacks() -> None:
+    from learn.cases import swapped
+
+    item = Item("q", "2021年上海市有多少家中小企业？", ("5200家",), "标题", "2021年上海市共有中小企业5200家。")
+    changed = swapped(item, ["杭州市"], 0)
+    assert changed is not None and changed != item.question and "2021年" not in changed
