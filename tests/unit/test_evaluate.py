@@ -276,9 +276,13 @@ def test_each_question_starts_with_a_cold_embedder_cache() -> None:
             self.cleared += 1
 
     cached = Cached()
-    _Runner(SimpleNamespace(embedder=cached), ()).cold_start()  # type: ignore[arg-type]
+    _Runner(SimpleNamespace(embedder=cached, learned=None), ()).cold_start()  # type: ignore[arg-type]
     assert cached.cleared == 1
-    _Runner(SimpleNamespace(embedder=_CountingEmbedder()), ()).cold_start()  # type: ignore[arg-type]
+    _Runner(SimpleNamespace(embedder=_CountingEmbedder(), learned=None), ()).cold_start()  # type: ignore[arg-type]
+    reader_side = Cached()
+    learned = SimpleNamespace(reader=SimpleNamespace(embedder=reader_side))
+    _Runner(SimpleNamespace(embedder=cached, learned=learned), ()).cold_start()  # type: ignore[arg-type]
+    assert cached.cleared == 2 and reader_side.cleared == 1  # the learned reader's own encoder too
 
 
 # ---------------------------------------------------------------- report
