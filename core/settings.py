@@ -88,6 +88,15 @@ class Settings(BaseSettings):
         None, description="OpenAI 兼容接口地址（如 https://api.deepseek.com/v1）；为空则用离线抽取式回答。"
     )
     llm_model: str = Field("gpt-4o-mini", description="LLM 模型名。")
+    llm_support_floor: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "配置了 LLM 时，离线判断拒答的问题只要支持度不低于此值仍交给 LLM 阅读（由它自己拒答，回答仍逐句核对）；"
+            "低于此值（资料明显无关）直接拒答。"
+        ),
+    )
     llm_api_key: SecretStr | None = Field(None, description="LLM 的 API 密钥；也读取 `OPENAI_API_KEY`。从不写入日志。")
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="LLM 温度。")
     llm_timeout: float = Field(60.0, gt=0, le=600, description="LLM 单次请求超时（秒）。")

@@ -146,7 +146,8 @@ class Assistant:
             support=a.support,
         )
         if not a.support.supported:
-            yield replace(base, latency_ms=_ms(started), notice=a.support.reason)
+            refusal = replace(base, latency_ms=_ms(started), notice=a.support.reason)
+            yield from self._llm(base, refusal, query, started) if self._llm_reads(a.support, use_llm) else [refusal]
             return
         extractive = self._extractive(base, a.analysis, a.hits, a.anchor)
         if self.llm is None or not use_llm:
@@ -215,13 +216,20 @@ class Assistant:
             support=a.support,
         )
         if not a.supported:
-            yield replace(base, latency_ms=_ms(started), notice=a.support.reason)
+            refusal = replace(base, latency_ms=_ms(started), notice=a.support.reason)
+            yield from self._llm(base, refusal, query, started) if self._llm_reads(a.support, use_llm) else [refusal]
             return
         extractive = self.learned.answer(base, a)
         if self.llm is None or not use_llm:
             yield replace(extractive, latency_ms=_ms(started))
             return
         yield from self._llm(base, extractive, query, started)
+
+    def _llm_reads(self, support: Support, use_llm: bool) -> bool:
+        """Whether a question the offline gate refuses still goes to the LLM: when the passages come near
+        enough (``llm_support_floor``), the LLM reads them; its own refusal and the verification of each
+        sentence decide, and the offline refusal stays the fallback."""
+        return self.llm is not None and use_llm and support.score >= self.settings.llm_support_floor
 
     def _llm(self, base: Answer, extractive: Answer, query: str, started: float) -> Iterator[str | Answer]:
         """Stream the LLM's answer, then keep only what the passages support.

@@ -156,7 +156,8 @@ def decide(
     eligible = np.array([requirements_met(e) for e in evidence])
     if not eligible.any():
         best = int(np.argmax(probs))
-        return Support(False, 0.0, evidence[best].missing_terms, _reason(analysis, evidence[best])), best
+        reason = _reason(analysis, evidence[best])
+        return Support(False, 0.0, evidence[best].missing_terms, reason, score=float(probs[best])), best
     best = int(np.argmax(np.where(eligible, probs, -1.0)))
     p = float(probs[best])
     chosen = evidence[best]

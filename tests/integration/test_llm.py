@@ -145,6 +145,33 @@ def test_fabricated_number_loses_its_sentence(
     assert "1.2亿" not in json.dumps(answer.to_record()["citations"], ensure_ascii=False)
 
 
+def test_a_question_the_offline_gate_refuses_still_reaches_the_llm_when_passages_are_near(
+    llm_settings: Settings, embedder, seed_index, server: ScriptedOpenAIServer
+) -> None:
+    question = "我国中小微企业的平均寿命是多少年？"  # a word no passage holds: the offline gate refuses
+    offline = Assistant(llm_settings, embedder, index=seed_index).ask(question)
+    assert offline.refused and offline.support is not None
+    assert offline.support.score >= llm_settings.llm_support_floor
+    assistant = make_assistant(llm_settings, embedder, seed_index)
+    n = number_of(assistant, question, "5200万")
+    server.reply(f"{ANSWER}[{n}]")
+    _, answer = run(assistant, question)
+    assert len(server.chat_requests) == 1
+    assert answer.mode == "llm" and not answer.refused and "5200万户" in answer.citations[0].quote
+    server.reply(REFUSAL_TEXT)
+    _, refused = run(assistant, question)
+    assert refused.refused and refused.mode == "llm"
+
+
+def test_a_floor_of_one_keeps_refused_questions_from_the_llm(
+    llm_settings: Settings, embedder, seed_index, server: ScriptedOpenAIServer
+) -> None:
+    assistant = make_assistant(llm_settings.replace(llm_support_floor=1.0), embedder, seed_index)
+    server.reply(f"{ANSWER}[1]")
+    _, answer = run(assistant, "我国中小微企业的平均寿命是多少年？")
+    assert answer.refused and answer.mode == "extractive" and server.chat_requests == []
+
+
 def test_refusal_reply_becomes_refused(
     llm_settings: Settings, embedder, seed_index, server: ScriptedOpenAIServer
 ) -> None:
