@@ -119,6 +119,9 @@ li.yiju-status-warn { color: #92400e; border-color: #d97706; background: #fffbeb
 li.yiju-status-error { color: #991b1b; border-color: #dc2626; background: #fef2f2; }
 .yiju-feedback-row { align-items: center !important; }
 .yiju-hint { font-size: 13px; color: var(--body-text-color-subdued); }
+.yiju-convs .wrap { flex-direction: column; flex-wrap: nowrap !important; gap: 4px !important; max-height: 520px;
+  overflow-y: auto; }
+.yiju-convs label { width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 ul.yiju-fb-list { list-style: none; padding: 0; margin: 0; }
 li.yiju-fb-item { margin: 10px 0; padding: 10px 14px; border: 1px solid var(--border-color-primary); border-radius: 10px;
   border-left: 4px solid #16a34a; }

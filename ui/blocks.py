@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import gradio as gr  # this module is the Gradio adapter; nothing else imports g
 from core.errors import YijuError
 from ui import render
 from ui.chat import GENERIC_ERROR, ChatSession, give_feedback, respond
-from ui.history import to_csv, to_jsonl
+from ui.history import title_for, to_csv, to_jsonl
 from ui.services import Preferences, Services, redact
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ PLACEHOLDER = (
     "**向文档库提问**\n\n回答中的 [1]、[2] 是引用标号，点击即可在右侧查看原文段落。\n\n可以试试下面的示例问题："
 )
 UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"]
+_ARRIVAL = threading.Lock()  # a question and the page's load event may come at once: one at a time
+# The settings a browser keeps, by their place in the settings inputs (the API key, third, is never kept).
+PREF_FIELDS = {"mode": 0, "base_url": 1, "model": 2, "temperature": 4, "top_k": 5, "strictness": 6, "kb": 7}
 FEEDBACK_FILTERS = [("全部", "all"), ("👎 有问题", "down"), ("👍 有帮助", "up")]
 FEEDBACK_SHOWN = 200
 MODES = [("离线抽取式（不使用 LLM）", "extractive"), ("OpenAI 兼容接口（LLM）", "llm")]
@@ -81,6 +86,13 @@ def build_demo(services: Services) -> gr.Blocks:
     # delete_cache: Gradio's copies of uploaded files are removed after two hours (ours live in uploads_dir).
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True, delete_cache=(3600, 7200)) as demo:
         session = gr.State(lambda: ChatSession())
+        # What the browser keeps across reloads (encrypted with a secret kept in the database, so it survives
+        # restarts): its id, the open conversation, the settings chosen; never the API key.
+        stored = gr.BrowserState(
+            {"client": "", "conversation": "", "prefs": {}},
+            storage_key="yiju",
+            secret=services.history.secret("browser"),
+        )
         gr.HTML(HEADER)
         with gr.Tabs():
             with gr.Tab("问答", id="chat"):
@@ -92,7 +104,7 @@ def build_demo(services: Services) -> gr.Blocks:
             with gr.Tab("反馈", id="feedback") as feedback_tab:
                 review = {**_feedback_tab(), "tab": feedback_tab}
         prefs_inputs = [*prefs_inputs, chat["kb"], chat["only"]]
-        _wire_chat(services, session, chat, prefs_inputs)
+        _wire_chat(services, session, stored, chat, prefs_inputs, demo)
         _wire_docs(services, docs, demo, chat)
         _wire_settings(services, prefs_inputs, test_btn, test_status)
         _wire_feedback(services, review)
@@ -124,6 +136,20 @@ def _chat_tab(services: Services) -> dict[str, Any]:
             elem_id="yiju-only",
         )
     with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=210, elem_classes="yiju-convs-col"):
+            c["new"] = gr.Button("＋ 新对话", size="sm", elem_id="yiju-new")
+            c["convs"] = gr.Radio(
+                choices=[], value=None, label="对话记录", elem_id="yiju-convs", elem_classes="yiju-convs"
+            )
+            c["conv_name"] = gr.Textbox(
+                placeholder="当前对话的新名称", container=False, show_label=False, lines=1, elem_id="yiju-conv-name"
+            )
+            with gr.Row(equal_height=True):
+                c["rename"] = gr.Button("重命名", size="sm", min_width=60, elem_id="yiju-rename")
+                c["delete_conv"] = gr.Button(
+                    "删除对话", size="sm", variant="stop", min_width=60, elem_id="yiju-delete-conv"
+                )
+            c["conv_status"] = gr.HTML(elem_id="yiju-conv-status")
         with gr.Column(scale=3, min_width=420):
             c["chatbot"] = gr.Chatbot(
                 label="对话",
@@ -151,6 +177,7 @@ def _chat_tab(services: Services) -> dict[str, Any]:
                     elem_id="yiju-question",
                 )
                 c["send"] = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="yiju-send")
+            c["hint"] = gr.HTML(elem_id="yiju-question-hint")
             with gr.Row(equal_height=True, elem_classes="yiju-feedback-row"):
                 c["comment"] = gr.Textbox(
                     placeholder="反馈说明（可选）：写好后点那条回答下方的 👍 或 👎",
@@ -160,7 +187,6 @@ def _chat_tab(services: Services) -> dict[str, Any]:
                     scale=5,
                     elem_id="yiju-comment",
                 )
-                c["clear"] = gr.Button("清空对话", size="sm", scale=0, min_width=88, elem_id="yiju-clear")
             c["feedback_status"] = gr.HTML(elem_id="yiju-feedback-status")
         with gr.Column(scale=2, min_width=360):
             c["panel"] = gr.HTML(render.panel_html([]), js_on_load=None, elem_id="yiju-sources", max_height=720)
@@ -230,8 +256,8 @@ def _settings_tab(services: Services, defaults: Preferences) -> tuple[list[Any],
             elem_id="yiju-strictness",
         )
     gr.HTML(
-        '<div class="yiju-hint">这些设置只对当前页面有效，刷新后恢复默认。'
-        "API 密钥只用于调用接口，不会写入日志、反馈或对话记录。</div>"
+        '<div class="yiju-hint">这些设置保存在本浏览器中，刷新页面后仍然有效；API 密钥除外，它不会被保存，'
+        "刷新后需重新填写。API 密钥只用于调用接口，不会写入日志、反馈或对话记录。</div>"
     )
     return [mode, base_url, model, api_key, temperature, top_k, strictness], test_btn, test_status
 
@@ -258,14 +284,51 @@ def _choices(services: Services, kb: str | None = None) -> list[tuple[str, str]]
 # -- events --------------------------------------------------------------------------------
 
 
-def _wire_chat(services: Services, session: Any, c: dict[str, Any], prefs_inputs: list[Any]) -> None:
-    def add(question: Any, state: ChatSession) -> tuple[Any, ...]:
-        state.add(question)
-        return state.messages(), state, ""
+def _owner(request: gr.Request | None, stored: Any) -> str:
+    """Whose conversations these are: the logged-in user, else this browser's id (see ``ui.history``)."""
+    name = getattr(request, "username", None) if request is not None else None
+    if name:
+        return f"user:{name}"
+    client = stored.get("client") if isinstance(stored, dict) else None
+    return f"browser:{client}" if isinstance(client, str) and client else ""
 
-    def add_example(state: ChatSession, event: gr.SelectData) -> tuple[Any, ...]:
+
+def _conv_choices(services: Services, owner: str, current: str = "") -> Any:
+    try:
+        convs = services.history.conversations(owner) if owner else []
+    except Exception as exc:
+        log.error("读取对话记录失败：%s", exc)
+        return gr.skip()
+    choices = [(c.title, c.id) for c in convs]
+    return gr.Radio(choices=choices, value=current if any(c.id == current for c in convs) else None)
+
+
+def _wire_chat(
+    services: Services, session: Any, stored: Any, c: dict[str, Any], prefs_inputs: list[Any], demo: Any
+) -> None:
+    def add(question: Any, state: ChatSession, saved: Any, request: gr.Request) -> tuple[Any, ...]:
+        saved = dict(saved) if isinstance(saved, dict) else {}
+        if not render.visible(question if isinstance(question, str) else ""):
+            hint = render.status_html([("warn", "请先输入问题，再按回车或点“发送”。")])
+            return gr.skip(), state, gr.skip(), hint, gr.skip(), gr.skip()
+        with _ARRIVAL:
+            if not state.owner and not saved.get("client"):  # asked before the page's load event ran
+                saved["client"] = uuid.uuid4().hex
+            state.owner = state.owner or _owner(request, saved)
+            convs: Any = gr.skip()
+            if not state.conversation_id and state.owner:
+                try:
+                    state.conversation_id = services.history.create(state.owner, title_for(question)).id
+                    convs = _conv_choices(services, state.owner, state.conversation_id)
+                except Exception as exc:  # the chat goes on unsaved
+                    log.error("保存对话失败：%s", exc)
+            saved["conversation"] = state.conversation_id
+            state.add(question)
+            return state.messages(), state, "", "", convs, saved
+
+    def add_example(state: ChatSession, saved: Any, event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
         value = event.value
-        return add(value.get("text", "") if isinstance(value, dict) else str(value or ""), state)
+        return add(value.get("text", "") if isinstance(value, dict) else str(value or ""), state, saved, request)
 
     def answer(state: ChatSession, *prefs_values: Any) -> Iterator[tuple[Any, ...]]:
         for messages, panel, new_state in respond(services, state, preferences(*prefs_values)):
@@ -273,7 +336,7 @@ def _wire_chat(services: Services, session: Any, c: dict[str, Any], prefs_inputs
 
     # Step 1 (no queue, instant) records the question and clears the box; step 2 answers what is waiting.
     added = {
-        "outputs": [c["chatbot"], session, c["question"]],
+        "outputs": [c["chatbot"], session, c["question"], c["hint"], c["convs"], stored],
         "queue": False,
         "api_visibility": "private",
         "show_progress": "hidden",
@@ -287,22 +350,144 @@ def _wire_chat(services: Services, session: Any, c: dict[str, Any], prefs_inputs
         "show_progress": "hidden",
     }
     events = [
-        c["question"].submit(add, inputs=[c["question"], session], **added).then(**answering),
-        c["send"].click(add, inputs=[c["question"], session], **added).then(**answering),
-        c["chatbot"].example_select(add_example, inputs=[session], **added).then(**answering),
+        c["question"].submit(add, inputs=[c["question"], session, stored], **added).then(**answering),
+        c["send"].click(add, inputs=[c["question"], session, stored], **added).then(**answering),
+        c["chatbot"].example_select(add_example, inputs=[session, stored], **added).then(**answering),
     ]
+    _wire_history(services, session, stored, c, prefs_inputs, demo, events)
 
-    def clear() -> tuple[Any, ...]:
-        fresh = ChatSession()
-        return fresh.messages(), fresh.panel(), fresh, "", ""
 
-    for trigger in (c["clear"].click, c["chatbot"].clear):  # our button and the chat's own trash icon
+def _wire_history(
+    services: Services,
+    session: Any,
+    stored: Any,
+    c: dict[str, Any],
+    prefs_inputs: list[Any],
+    demo: Any,
+    events: list[Any],
+) -> None:
+    """The conversation list (new, open, rename, delete), and what the browser keeps across reloads."""
+    saved_prefs = [prefs_inputs[i] for i in PREF_FIELDS.values()]  # never the API key
+    shown = [c["chatbot"], c["panel"], session, c["feedback_status"], c["comment"], c["conv_name"]]
+
+    def view(state: ChatSession, title: str = "") -> tuple[Any, ...]:
+        return state.messages(), state.panel(), state, "", "", title
+
+    def opened(owner: str, conversation_id: str) -> tuple[ChatSession, str]:
+        conv = services.history.get(owner, conversation_id) if owner and conversation_id else None
+        if conv is None:
+            return ChatSession(owner=owner), ""
+        return ChatSession.restore(services.history.turns(owner, conv.id), conv.id, owner), conv.title
+
+    def load(current: ChatSession, saved: Any, request: gr.Request) -> tuple[Any, ...]:
+        saved = dict(saved) if isinstance(saved, dict) else {}
+        if not isinstance(saved.get("client"), str) or not saved.get("client"):
+            saved["client"] = uuid.uuid4().hex
+        owner = _owner(request, saved)
+        prefs = saved.get("prefs") if isinstance(saved.get("prefs"), dict) else {}
+        values = [prefs.get(name, gr.skip()) for name in PREF_FIELDS]  # type: ignore[union-attr]
+        try:
+            state, title = opened(owner, str(saved.get("conversation") or ""))
+        except Exception as exc:
+            log.error("读取对话记录失败：%s", exc)
+            state, title = ChatSession(owner=owner), ""
+        with _ARRIVAL:  # filled in place: a question sent meanwhile holds the same object
+            if current.turns:  # a question sent before the page finished loading: keep that conversation
+                if current.owner.startswith("browser:"):
+                    saved["client"] = current.owner.removeprefix("browser:")
+                current.owner = current.owner or owner
+                saved["conversation"] = current.conversation_id
+                convs = _conv_choices(services, current.owner, current.conversation_id)
+                return (*[gr.skip()] * len(shown), convs, saved, *values)
+            current.turns, current.conversation_id, current.owner = state.turns, state.conversation_id, owner
+            shown_now = view(current, title)
+        saved["conversation"] = current.conversation_id
+        return (*shown_now, _conv_choices(services, owner, current.conversation_id), saved, *values)
+
+    demo.load(
+        load,
+        inputs=[session, stored],
+        outputs=[*shown, c["convs"], stored, *saved_prefs],
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,  # a few SQLite reads: done before a first question can race it
+    )
+
+    def remember(saved: Any, *values: Any) -> Any:
+        saved = dict(saved) if isinstance(saved, dict) else {}
+        saved["prefs"] = {name: value for name, value in zip(PREF_FIELDS, values, strict=True) if value is not None}
+        return saved
+
+    gr.on(
+        [component.change for component in saved_prefs],
+        remember,
+        inputs=[stored, *saved_prefs],
+        outputs=[stored],
+        queue=False,
+        api_visibility="private",
+        show_progress="hidden",
+    )
+
+    def start_new(state: ChatSession, saved: Any, request: gr.Request) -> tuple[Any, ...]:
+        saved = dict(saved) if isinstance(saved, dict) else {}
+        saved["conversation"] = ""
+        fresh = ChatSession(owner=state.owner or _owner(request, saved))
+        return (*view(fresh), _conv_choices(services, fresh.owner), saved, "")
+
+    after = [*shown, c["convs"], stored, c["conv_status"]]
+    for trigger in (c["new"].click, c["chatbot"].clear):  # our button and the chat's own trash icon
+        trigger(start_new, inputs=[session, stored], outputs=after, api_visibility="private", cancels=events)
+
+    def open_conv(conversation_id: Any, state: ChatSession, saved: Any, request: gr.Request) -> tuple[Any, ...]:
+        saved = dict(saved) if isinstance(saved, dict) else {}
+        owner = state.owner or _owner(request, saved)
+        try:
+            fresh, title = opened(owner, str(conversation_id or ""))
+        except Exception as exc:
+            message = render.status_html([("error", _failure(services, exc, "打开对话"))])
+            return (*[gr.skip()] * len(shown), gr.skip(), gr.skip(), message)
+        if not fresh.conversation_id:
+            message = render.status_html([("warn", "这个对话已不存在（可能已在别处删除）。")])
+            return (*view(fresh), _conv_choices(services, owner), saved, message)
+        saved["conversation"] = fresh.conversation_id
+        return (*view(fresh, title), gr.skip(), saved, "")
+
+    c["convs"].input(
+        open_conv, inputs=[c["convs"], session, stored], outputs=after, api_visibility="private", cancels=events
+    )
+
+    def rename(name: Any, state: ChatSession) -> tuple[Any, ...]:
+        if not state.conversation_id:
+            return gr.skip(), render.status_html([("warn", "当前对话还没有提问，提问后才会保存，才能重命名。")])
+        if not title_for(name if isinstance(name, str) else ""):
+            return gr.skip(), render.status_html([("warn", "请先在上面的框里输入新名称。")])
+        try:
+            done = services.history.rename(state.owner, state.conversation_id, name)
+        except Exception as exc:
+            return gr.skip(), render.status_html([("error", _failure(services, exc, "重命名对话"))])
+        if not done:
+            return gr.skip(), render.status_html([("warn", "这个对话已不存在（可能已在别处删除）。")])
+        return _conv_choices(services, state.owner, state.conversation_id), render.status_html([("ok", "已重命名。")])
+
+    for trigger in (c["rename"].click, c["conv_name"].submit):
         trigger(
-            clear,
-            outputs=[c["chatbot"], c["panel"], session, c["feedback_status"], c["comment"]],
-            api_visibility="private",
-            cancels=events,
+            rename, inputs=[c["conv_name"], session], outputs=[c["convs"], c["conv_status"]], api_visibility="private"
         )
+
+    def delete(state: ChatSession, saved: Any, request: gr.Request) -> tuple[Any, ...]:
+        if not state.conversation_id:
+            return (*[gr.skip()] * (len(after) - 1), render.status_html([("warn", "当前对话还没有保存，无需删除。")]))
+        try:
+            services.history.delete(state.owner, state.conversation_id)
+        except Exception as exc:
+            return (
+                *[gr.skip()] * (len(after) - 1),
+                render.status_html([("error", _failure(services, exc, "删除对话"))]),
+            )
+        *rest, _ = start_new(state, saved, request)
+        return (*rest, render.status_html([("ok", "已删除这个对话。")]))
+
+    c["delete_conv"].click(delete, inputs=[session, stored], outputs=after, api_visibility="private", cancels=events)
 
     def rate(state: ChatSession, comment: Any, event: gr.LikeData) -> tuple[str, Any]:
         turns = state.message_turns()

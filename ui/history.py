@@ -234,7 +234,9 @@ class HistoryStore:
             else:
                 columns = ", ".join(row)
                 marks = ", ".join("?" for _ in row)
-                row["id"] = db.execute(f"INSERT INTO feedback ({columns}) VALUES ({marks})", tuple(row.values())).lastrowid
+                row["id"] = db.execute(
+                    f"INSERT INTO feedback ({columns}) VALUES ({marks})", tuple(row.values())
+                ).lastrowid
         return self._public(row)
 
     def feedback(self, rating: Rating | None = None, limit: int | None = None) -> list[dict[str, Any]]:

@@ -296,7 +296,11 @@ def feedback_html(rows: Sequence[Mapping[str, object]], total: int | None = None
             + (f'<div class="yiju-fb-comment">反馈说明：{esc(comment)}</div>' if comment else "")
             + f"{sources}</li>"
         )
-    shown = f"共 {total} 条，显示最新的 {len(rows)} 条。" if total is not None and total > len(rows) else f"共 {len(rows)} 条。"
+    shown = (
+        f"共 {total} 条，显示最新的 {len(rows)} 条。"
+        if total is not None and total > len(rows)
+        else f"共 {len(rows)} 条。"
+    )
     return f'<div class="yiju-docs-summary">{shown}</div><ul class="yiju-fb-list">{"".join(items)}</ul>'
 
 

@@ -198,8 +198,9 @@ def test_an_english_question_is_answered_with_a_note_on_its_weaker_check(page: A
 
 def test_bad_input_gets_a_chinese_message_and_no_injection(page: Any) -> None:
     page.locator("#yiju-send").click()
-    page.wait_for_selector("#yiju-chat .yiju-error")
-    assert "请输入一个问题" in page.locator("#yiju-chat .yiju-error").first.inner_text()
+    page.wait_for_selector("#yiju-question-hint .yiju-status-warn")
+    assert "请先输入问题" in page.locator("#yiju-question-hint").inner_text()
+    assert page.locator("#yiju-chat .yiju-error, #yiju-chat .yiju-q").count() == 0  # no bubble for it
 
     bubble = ask(page, '<img src=x onerror="window.__pwned=true"><script>window.__pwned=true</script>' + QUESTION)
     assert "用时" in bubble.inner_text()  # answered or refused like any question
@@ -253,7 +254,7 @@ def test_feedback_on_the_first_of_two_answers_is_stored_for_the_first(page: Any,
     row = rows[0]
     assert row["rating"] == "up" and row["comment"] == "回答准确，引用清楚" and row["turn"] == 1
     assert row["question"] == QUESTION and "5200万" in row["answer"] and json.loads(row["citations"])
-    assert row["mode"] == "extractive"
+    assert row["mode"] == "extractive" and row["conversation_id"]  # the conversation the answer is in
 
     page.locator('#yiju-chat button[aria-label="踩"]').nth(1).click()  # the second answer, the refusal
     page.wait_for_function("() => document.querySelector('#yiju-feedback-status').innerText.includes('第 2 问')")
@@ -275,6 +276,59 @@ def test_feedback_on_the_first_of_two_answers_is_stored_for_the_first(page: Any,
         page.locator("#yiju-fb-file a").first.click()
     text = Path(download.value.path()).read_text("utf-8-sig")
     assert "回答准确，引用清楚" in text and QUESTION in text
+
+
+def test_a_conversation_survives_a_reload_and_a_restart(page: Any, app: RunningApp, browser: Any) -> None:
+    ask(page, QUESTION)
+    conversations = page.locator("#yiju-convs")
+    conversations.get_by_text(QUESTION).wait_for()
+    page.get_by_role("tab", name="设置").click()
+    top_k = page.locator("#yiju-top-k input[type=number]")
+    top_k.fill("8")
+    top_k.press("Enter")
+    page.wait_for_timeout(500)  # the change reaches the browser storage
+    page.get_by_role("tab", name="问答").click()
+
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_function("([s]) => document.querySelectorAll(s).length === 1", arg=[FINAL])
+    assert "5200万" in page.locator(FINAL).first.inner_text()
+    assert page.locator("#yiju-chat .yiju-q").all_inner_texts() == [QUESTION]
+    assert "5200万" in page.locator("#yiju-sources #yiju-t-1").inner_text()
+    assert conversations.locator("input:checked").count() == 1
+    page.get_by_role("tab", name="设置").click()
+    assert page.locator("#yiju-top-k input[type=number]").input_value() == "8"
+    page.get_by_role("tab", name="问答").click()
+
+    second = ask(page, UNANSWERABLE)  # the restored conversation goes on, numbered after the first answer
+    assert "资料不足" in second.inner_text()
+    page.locator("#yiju-sources #yiju-t-2").wait_for()
+    page.locator("#yiju-conv-name input, #yiju-conv-name textarea").first.fill("企业户数")
+    page.locator("#yiju-rename").click()
+    conversations.get_by_text("企业户数").wait_for()
+
+    page.locator("#yiju-new").click()
+    page.wait_for_function("() => !document.querySelector('#yiju-chat .yiju-answer')")
+    conversations.get_by_text("企业户数").click()
+    page.wait_for_function("([s]) => document.querySelectorAll(s).length === 2", arg=[FINAL])
+
+    # A restart of the app on another port: the browser's storage moves along, the database stays.
+    storage = page.context.storage_state()
+    with running_app(app.data_dir, app.data_dir / "restart.log") as restarted:
+        for origin in storage["origins"]:
+            origin["origin"] = restarted.url.rstrip("/")
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900}, storage_state=storage)
+        again = context.new_page()
+        again.set_default_timeout(60_000)
+        again.goto(restarted.url, wait_until="domcontentloaded")
+        again.wait_for_function("([s]) => document.querySelectorAll(s).length === 2", arg=[FINAL])
+        assert again.locator("#yiju-chat .yiju-q").all_inner_texts() == [QUESTION, UNANSWERABLE]
+        assert again.locator("#yiju-convs").get_by_text("企业户数").count() == 1
+
+        again.locator("#yiju-delete-conv").click()
+        again.wait_for_selector("#yiju-conv-status .yiju-status-ok")
+        assert again.locator("#yiju-convs").get_by_text("企业户数").count() == 0
+        assert again.locator("#yiju-chat .yiju-answer").count() == 0
+        context.close()
 
 
 def test_upload_a_file_ask_about_it_then_remove_it(page: Any, tmp_path: Path) -> None:
@@ -344,7 +398,7 @@ def test_llm_answer_streams_into_the_chat_and_clear_resets(page: Any) -> None:
         assert server.chat_requests[-1].get("stream") is True
     assert "sk-e2e-test-key-1234" not in page.locator("#yiju-chat").inner_text()
 
-    page.locator("#yiju-clear").click()
+    page.locator("#yiju-new").click()
     page.wait_for_function("() => !document.querySelector('#yiju-chat .yiju-answer')")
     assert "点击回答中的" in page.locator("#yiju-sources").inner_text()
 

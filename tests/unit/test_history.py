@@ -123,7 +123,9 @@ def test_feedback_from_many_threads_is_all_kept(tmp_path: Path) -> None:
 
 def test_exports_as_jsonl_and_csv(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "h.db")
-    store.add_feedback("down", {**RECORD, "answer": "=HYPERLINK(\"x\")"}, "引用不对", owner="o", conversation_id="c", turn=1)
+    store.add_feedback(
+        "down", {**RECORD, "answer": '=HYPERLINK("x")'}, "引用不对", owner="o", conversation_id="c", turn=1
+    )
     rows = store.feedback()
 
     lines = to_jsonl(rows).splitlines()

@@ -219,6 +219,34 @@ def test_chat_session_renders_turns_and_keeps_only_answers_in_history(company: t
     assert session.last_answered() == (3, second)
 
 
+def test_a_stored_conversation_shows_again_as_it_was_and_goes_on(
+    company: tuple[Document, list[Passage]], tmp_path: Path
+) -> None:
+    from ui.history import HistoryStore
+
+    doc, passages = company
+    first = _answer("丙公司注册资本？", "丙公司的注册资本为3000万元。[1]", (_citation(passages[2], "3000万元"),))
+    second = _answer("丁公司呢？", "丁公司的注册资本为500万元。[1]", (_citation(passages[3], "500万元"),))
+    live = ChatSession([Turn(first.question, answer=first, documents={doc.doc_id: doc})])
+    live.add(second.question).answer = second
+    live.turns[1].documents = {doc.doc_id: doc}
+    store = HistoryStore(tmp_path / "yiju.db")
+    conv = store.create("browser:x", first.question)
+    for n, turn in enumerate(live.turns, start=1):
+        turn.finish(n)
+        assert store.save_turn("browser:x", conv.id, n, turn.to_row())
+
+    restored = ChatSession.restore(HistoryStore(tmp_path / "yiju.db").turns("browser:x", conv.id), conv.id, "browser:x")
+
+    assert restored.messages() == live.messages()
+    assert restored.panel() == live.panel()
+    assert 'id="yiju-t-2" open' in restored.panel() and 'id="yiju-t-1" open' not in restored.panel()
+    assert restored.history() == [(first.question, first.text), (second.question, second.text)]
+    assert restored.next_waiting() is None
+    restored.add("丙公司在哪里注册？")
+    assert restored.next_waiting() is restored.turns[2] and restored.message_turns() == [1, 1, 2, 2, 3, 3]
+
+
 def test_empty_panel_explains_what_it_is_for() -> None:
     panel = ChatSession().panel()
     assert "引用来源" in panel and "点击回答中的" in panel
