@@ -58,6 +58,9 @@ CSS = """
 .yiju-answer .yiju-text { line-height: 1.85; font-size: 15.5px; word-break: break-word; }
 .yiju-meta { margin-top: 8px; font-size: 12.5px; color: var(--body-text-color-subdued); }
 .yiju-note { margin-top: 6px; font-size: 13px; color: #92400e; }
+details.yiju-removed { margin-top: 6px; font-size: 13px; }
+details.yiju-removed > summary { cursor: pointer; color: #92400e; width: fit-content; }
+details.yiju-removed ol { margin: 4px 0 0 18px; color: var(--body-text-color-subdued); text-decoration: line-through; }
 .yiju-pending .yiju-meta { margin-top: 0; font-style: italic; }
 .yiju-caret { animation: yiju-blink 1s steps(1) infinite; color: var(--color-accent); }
 @keyframes yiju-blink { 50% { opacity: 0; } }

@@ -215,6 +215,12 @@ def _docs_tab(services: Services) -> dict[str, Any]:
             label="选择要删除的文档", choices=_choices(services), scale=4, elem_id="yiju-doc-choice"
         )
         d["remove"] = gr.Button("删除所选文档", variant="stop", scale=1, elem_id="yiju-remove")
+    with gr.Row(visible=False, equal_height=True, elem_id="yiju-remove-ask") as d["confirm_row"]:
+        d["confirm_text"] = gr.HTML(elem_id="yiju-remove-question")
+        d["confirm"] = gr.Button(
+            "确认删除", variant="stop", size="sm", scale=0, min_width=100, elem_id="yiju-remove-yes"
+        )
+        d["cancel"] = gr.Button("取消", size="sm", scale=0, min_width=80, elem_id="yiju-remove-no")
     d["remove_status"] = gr.HTML(elem_id="yiju-remove-status")
     return d
 
@@ -554,6 +560,32 @@ def _wire_docs(services: Services, d: dict[str, Any], demo: Any, chat: dict[str,
         concurrency_id="ingest",
     )
 
+    def ask_first(doc_id: Any, kb: Any) -> tuple[Any, ...]:
+        if not doc_id:
+            return render.status_html([("warn", "请先在下拉框中选择要删除的文档。")]), gr.Row(visible=False), gr.skip()
+        try:
+            entry = next((e for e in services.document_entries(kb or None) if e.doc_id == doc_id), None)
+        except Exception as exc:
+            return render.status_html([("error", _failure(services, exc, "读取文档库"))]), gr.Row(visible=False), ""
+        if entry is None:
+            return render.status_html([("warn", "该文档已不在文档库中，请刷新列表后重试。")]), gr.Row(visible=False), ""
+        question = f"确定删除《{entry.title}》（{entry.name}）吗？删除后它的段落不会再被检索到。"
+        return "", gr.Row(visible=True), render.status_html([("warn", question)])
+
+    d["remove"].click(
+        ask_first,
+        inputs=[d["choice"], chat["kb"]],
+        outputs=[d["remove_status"], d["confirm_row"], d["confirm_text"]],
+        api_visibility="private",
+        queue=False,
+    )
+    d["cancel"].click(
+        lambda: (render.status_html([("ok", "已取消，文档没有删除。")]), gr.Row(visible=False)),
+        outputs=[d["remove_status"], d["confirm_row"]],
+        api_visibility="private",
+        queue=False,
+    )
+
     def remove(doc_id: Any, kb: Any) -> tuple[Any, ...]:
         if not doc_id:
             return render.status_html([("warn", "请先在下拉框中选择要删除的文档。")]), gr.skip(), gr.skip(), gr.skip()
@@ -565,7 +597,7 @@ def _wire_docs(services: Services, d: dict[str, Any], demo: Any, chat: dict[str,
         table, choice, only = refresh(kb)
         return render.status_html([line]), table, choice, only
 
-    d["remove"].click(
+    d["confirm"].click(lambda: gr.Row(visible=False), outputs=[d["confirm_row"]], queue=False).then(
         remove,
         inputs=[d["choice"], chat["kb"]],
         outputs=[d["remove_status"], d["table"], d["choice"], chat["only"]],

@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from core.types import Answer, Citation, Document, Passage, ScoredPassage
+from core.types import REFUSAL_TEXT, Answer, Citation, Document, Passage, ScoredPassage
 from ingest.index import DocumentEntry
 from ui.page_view import page_view_html
 
@@ -70,22 +70,100 @@ def link_citations(escaped: str, turn: int, numbers: Iterable[int]) -> str:
 def answer_html(answer: Answer, turn: int) -> str:
     """The assistant bubble for a final answer or refusal."""
     meta = f"{esc(mode_label(answer))} · {seconds(answer.latency_ms)}"
+    english = is_english(answer.question)
     notes = []
     if answer.standalone_question:
-        notes.append(f"按“{esc(answer.standalone_question)}”理解这个追问。")
+        notes.append(
+            f"Understood as “{esc(answer.standalone_question)}”."
+            if english
+            else f"按“{esc(answer.standalone_question)}”理解这个追问。"
+        )
     if answer.notice:
-        notes.append(esc(answer.notice))
+        notes.append(esc(notice_in_english(answer.notice) if english else answer.notice))
     if answer.refused:
-        notes.append("右侧列出了最接近的段落，但它们不足以回答这个问题。")
+        notes.append(
+            "The closest passages are listed on the right, but they are not enough to answer this question."
+            if english
+            else "右侧列出了最接近的段落，但它们不足以回答这个问题。"
+        )
         badge = '<div class="yiju-badge">资料不足 · 未作回答</div>'
-        body, css = esc(answer.text), "yiju-answer yiju-refused"
+        text = ENGLISH_REFUSAL if english and answer.text == REFUSAL_TEXT else answer.text
+        body, css = esc(text), "yiju-answer yiju-refused"
     else:
         badge = ""
         body = link_citations(_lines(esc(answer.text)), turn, (c.n for c in answer.citations))
         meta += f" · 依据 {len(answer.citations)} 处原文"
         css = "yiju-answer"
     note_html = "".join(f'<div class="yiju-note">{n}</div>' for n in notes)
-    return f'<div class="{css}">{badge}<div class="yiju-text">{body}</div>{note_html}<div class="yiju-meta">{meta}</div></div>'
+    removed = _removed_html(answer.removed_sentences, english)
+    return (
+        f'<div class="{css}">{badge}<div class="yiju-text">{body}</div>{note_html}{removed}'
+        f'<div class="yiju-meta">{meta}</div></div>'
+    )
+
+
+def _removed_html(sentences: Sequence[str], english: bool) -> str:
+    """The LLM sentences that verification removed, folded, so a reader can see what was dropped."""
+    if not sentences:
+        return ""
+    label = (
+        f"Show the {len(sentences)} removed sentence{'s' if len(sentences) > 1 else ''}"
+        if english
+        else f"查看被删除的 {len(sentences)} 句"
+    )
+    items = "".join(f"<li>{esc(x)}</li>" for x in sentences)
+    return f'<details class="yiju-removed"><summary>{label}</summary><ol>{items}</ol></details>'
+
+
+_LATIN = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+ENGLISH_REFUSAL = "The documents available cannot answer this question."
+_ENGLISH_NOTICES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^英文问题只能按语义和词典译词与中文资料比对"),
+        "English questions can only be matched to the Chinese documents by meaning and dictionary translations, "
+        "so the check is less strict than for Chinese questions: please see whether the cited text really answers "
+        "the question.",
+    ),
+    (
+        re.compile(r"^已删除 (\d+) 句无法被资料证实的内容。$"),
+        "Removed {0} sentence(s) the documents could not confirm.",
+    ),
+    (
+        re.compile(r"^LLM 判断资料不足以回答该问题。$"),
+        "The LLM judged the documents not enough to answer this question.",
+    ),
+    (
+        re.compile(r"^LLM 的回答没有一句能被所引用的资料证实，已拒答。$"),
+        "No sentence of the LLM's answer could be confirmed by the cited documents, so it was withheld.",
+    ),
+    (
+        re.compile(r"^资料中没有与该英文问题足够相关的内容。英文问题只能按语义比对"),
+        "The documents hold nothing close enough to this English question. English questions are matched by "
+        "meaning only; asking in Chinese often finds the answer.",
+    ),
+    (
+        re.compile(r"^(.*)。英文问题只能按语义比对，改用中文提问往往能找到答案。$", re.S),
+        "The documents do not support an answer ({0}). English questions are matched by meaning only; asking in "
+        "Chinese often finds the answer.",
+    ),
+    (re.compile(r"^(.*)已改用离线抽取式回答。$", re.S), "The LLM could not be used ({0}); answered offline instead."),
+)
+
+
+def is_english(question: str) -> bool:
+    """A question written mostly in Latin letters (its notices are then shown in English)."""
+    latin, cjk = len(_LATIN.findall(question or "")), len(_CJK.findall(question or ""))
+    return latin >= 3 and latin > 2 * cjk
+
+
+def notice_in_english(notice: str) -> str:
+    """The English of a known answer notice; details that come only in Chinese are kept in brackets."""
+    for pattern, english in _ENGLISH_NOTICES:
+        match = pattern.search(notice)
+        if match:
+            return english.format(*(g.strip("，。 ") for g in match.groups()))
+    return f"Note (in Chinese): {notice}"
 
 
 def partial_html(text: str) -> str:

@@ -193,7 +193,7 @@ def test_an_english_question_is_answered_with_a_note_on_its_weaker_check(page: A
     bubble = ask(page, "How many individual businesses were registered in China by the end of September 2023?")
 
     assert "1.22亿" in bubble.inner_text() and bubble.locator("a.yiju-cite").count() >= 1
-    assert "英文问题只能按语义和词典译词与中文资料比对" in bubble.locator(".yiju-note").inner_text()
+    assert "English questions can only be matched to the Chinese documents" in bubble.locator(".yiju-note").inner_text()
 
 
 def test_bad_input_gets_a_chinese_message_and_no_injection(page: Any) -> None:
@@ -357,9 +357,18 @@ def test_upload_a_file_ask_about_it_then_remove_it(page: Any, tmp_path: Path) ->
     page.get_by_role("tab", name="文档库").click()
     page.locator("#yiju-doc-choice input").click()
     page.get_by_role("option", name="星河仪表科技有限公司简介（星河仪表简介.txt）").click()
-    page.locator("#yiju-remove").click()
+    page.locator("#yiju-remove").click()  # asks first; 取消 keeps the document
+    page.locator("#yiju-remove-question").get_by_text("确定删除《星河仪表科技有限公司简介》").wait_for()
+    page.locator("#yiju-remove-no").click()
     page.wait_for_selector("#yiju-remove-status .yiju-status-ok")
-    assert "已删除《星河仪表科技有限公司简介》" in page.locator("#yiju-remove-status").inner_text()
+    assert "文档没有删除" in page.locator("#yiju-remove-status").inner_text()
+    assert "星河仪表科技有限公司简介" in page.locator("#yiju-docs").inner_text()
+    assert not page.locator("#yiju-remove-yes").is_visible()
+    page.locator("#yiju-remove").click()
+    page.locator("#yiju-remove-yes").click()
+    page.wait_for_function(
+        "() => document.querySelector('#yiju-remove-status').innerText.includes('已删除《星河仪表科技有限公司简介》')"
+    )
     assert "星河" not in page.locator("#yiju-docs").inner_text()
     page.get_by_role("tab", name="问答").click()
     assert "资料不足" in ask(page, "星河仪表科技有限公司的注册资本是多少？").inner_text()

@@ -250,3 +250,47 @@ def test_a_stored_conversation_shows_again_as_it_was_and_goes_on(
 def test_empty_panel_explains_what_it_is_for() -> None:
     panel = ChatSession().panel()
     assert "引用来源" in panel and "点击回答中的" in panel
+
+
+def test_removed_llm_sentences_can_be_opened_and_read(company: tuple[Document, list[Passage]]) -> None:
+    _, passages = company
+    cite = (_citation(_passage(passages, "丙公司"), "3000万元"),)
+    removed = ("丙公司是全国最大的<仪表>企业。",)
+    notice = "已删除 1 句无法被资料证实的内容。"
+    bubble = render.answer_html(
+        _answer("丙公司注册资本？", "丙公司 3000万元。[1]", cite, mode="llm", removed_sentences=removed, notice=notice),
+        1,
+    )
+    assert '<details class="yiju-removed"><summary>查看被删除的 1 句</summary>' in bubble
+    assert "<li>丙公司是全国最大的&lt;仪表&gt;企业。</li>" in bubble and notice in bubble
+    assert "yiju-removed" not in render.answer_html(_answer("q", "丙公司 3000万元。[1]", cite), 1)
+
+
+def test_an_english_question_gets_its_notices_in_english(company: tuple[Document, list[Passage]]) -> None:
+    from qa.assistant import ENGLISH_NOTICE
+
+    _, passages = company
+    cite = (_citation(_passage(passages, "丙公司"), "3000万元"),)
+    question = "What is the registered capital of company Bing?"
+    bubble = render.answer_html(_answer(question, "丙公司 3000万元。[1]", cite, notice=ENGLISH_NOTICE), 1)
+    assert "English questions can only be matched" in bubble and "英文问题" not in bubble
+
+    refused = render.answer_html(
+        _answer(
+            question,
+            REFUSAL_TEXT,
+            (),
+            refused=True,
+            notice="资料中没有与该英文问题足够相关的内容。英文问题只能按语义比对，改用中文提问往往能找到答案。",
+        ),
+        2,
+    )
+    assert "The documents available cannot answer this question." in refused
+    assert "asking in Chinese often finds the answer" in refused and "The closest passages" in refused
+    assert render.notice_in_english("401 Unauthorized。已改用离线抽取式回答。").startswith(
+        "The LLM could not be used (401"
+    )
+    assert render.notice_in_english("资料没有提到：甲") == "Note (in Chinese): 资料没有提到：甲"
+    chinese = render.answer_html(_answer("丙公司注册资本？", "丙公司 3000万元。[1]", cite, notice=ENGLISH_NOTICE), 1)
+    assert ENGLISH_NOTICE in chinese
+    assert render.is_english("How many SMEs are there in China?") and not render.is_english("中小企业有多少户？GDP")
