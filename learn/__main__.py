@@ -1,4 +1,4 @@
-"""``python -m learn train-encoder | train-reader | splits``."""
+"""``python -m learn train-encoder | train-reader | quotes | splits``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         "--base-encoder", action="store_true", help="阅读器读基础 e5 的相似度，不用微调的句子编码器（对比用）"
     )
     train.add_argument("--no-removed", action="store_true", help="不生成“删去答案句”的训练案例（对比用）")
+    sub.add_parser("quotes", help="由 news-a 的新闻写出粘贴原句的检索题 eval/quote_questions.jsonl")
     sub.add_parser("splits", help="写出 eval/splits.json 与 eval/splits.md（各数据源的角色与哈希）")
     args = parser.parse_args(argv)
     if args.command == "splits":
@@ -40,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         SPLITS.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         SPLITS.with_suffix(".md").write_text(splits_markdown(record), encoding="utf-8")
         print(f"已写出 {SPLITS} 与 {SPLITS.with_suffix('.md')}")
+        return 0
+    if args.command == "quotes":
+        from learn.quotes import QUOTES, write_quotes
+
+        print(f"已写出 {QUOTES}：{write_quotes()} 题")
         return 0
     if args.command == "train-encoder":
         from learn.train import encoder_run

@@ -46,6 +46,7 @@ SOURCES = (
     Source("news-train", "eval/news_train_questions.jsonl", "train", note="CRUD-RAG stories"),
     Source("news-a", "eval/news_dev_questions.jsonl", "validation", note="ids news-a-*", ids="news-a-"),
     Source("news-b", "eval/news_dev_questions.jsonl", "test", note="ids news-b-*", ids="news-b-"),
+    Source("quotes-a", "eval/quote_questions.jsonl", "validation", note="pasted sentences from news-a stories"),
     Source("news-test", "eval/news_test_questions.jsonl", "test", note="written before the learned reader"),
     Source("en-fit", "eval/english_questions.jsonl", "validation", note="ids en-fit-*", ids="en-fit-"),
     Source("en-test", "eval/english_questions.jsonl", "test", note="ids en-test-*", ids="en-test-"),

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="检索段落（不回答）")
     search.add_argument("question")
     search.add_argument("-k", type=int, default=5, help="返回段落数（默认 5）")
-    search.add_argument("--method", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    search.add_argument("--method", choices=["hybrid", "fused", "dense", "bm25"], default="hybrid")
     search.add_argument("--json", action="store_true", help="输出 JSON 列表")
     _doc_option(search)
     _common(search)

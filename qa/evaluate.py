@@ -44,7 +44,7 @@ from qa.assistant import Assistant
 from qa.verify import MARKER
 
 STRICTNESS_GRID = tuple(round(i / 10, 1) for i in range(11))
-METHODS = ("bm25", "dense", "hybrid")
+METHODS = ("bm25", "dense", "fused", "hybrid")
 RETRIEVAL_K = 10
 _SPACE = re.compile(r"\s+")
 

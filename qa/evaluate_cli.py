@@ -23,14 +23,14 @@ from core.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 FORMATS = ("jsonl", "squad", "rgb")
-METHODS = ("bm25", "dense", "hybrid")
+METHODS = ("bm25", "dense", "fused", "hybrid")
 
 
 def _methods(value: str) -> list[str]:
     methods = [m.strip() for m in value.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise argparse.ArgumentTypeError(f"未知的检索方法 {','.join(unknown) or value!r}；可选 bm25,dense,hybrid")
+        raise argparse.ArgumentTypeError(f"未知的检索方法 {','.join(unknown) or value!r}；可选 bm25,dense,fused,hybrid")
     return list(dict.fromkeys(methods))
 
 

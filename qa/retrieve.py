@@ -2,7 +2,9 @@
 
 Fusion is reciprocal rank fusion, weighted towards the dense ranking (the
 weights were chosen on CMRC2018 dev and the seed question set; see the
-README's evaluation section). Every candidate carries both its dense cosine
+README's evaluation section). A query most of which a passage holds word for
+word (a sentence pasted from a document, to find its source) puts that passage
+first: ``hybrid`` is the fusion with that phrase boost, ``fused`` without it. Every candidate carries both its dense cosine
 and its BM25 score, which the support gate uses. The fusion is done here, not
 in the engine (Milvus's hybrid search fuses too), so both stores rank alike and
 each side's score stays known.
@@ -11,6 +13,7 @@ each side's score stays known.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Collection
 from typing import Literal, Protocol
 
@@ -27,8 +30,12 @@ from qa.translate import translate
 
 __all__ = ["CrossEncoderReranker", "HybridRetriever", "Method", "Reranker", "faiss_threads", "keyword_tokens"]
 
-Method = Literal["dense", "bm25", "hybrid"]
+Method = Literal["dense", "bm25", "fused", "hybrid"]
 RRF_K = 60
+PHRASE_SHARE = 0.8  # of the query's characters, word for word inside the passage
+PHRASE_MIN_CHARS = 8
+PHRASE_RUN = 4
+_NOT_TEXT = re.compile(r"[^\w\u4e00-\u9fff]+")
 
 
 class Reranker(Protocol):
@@ -86,8 +93,10 @@ class HybridRetriever:
         results = [
             self._scored(p, score, v, qvec, kw.get(i, 0.0)) for (i, score), (p, v) in zip(top, fetched, strict=True)
         ]
-        if self.reranker is not None and method == "hybrid":
+        if self.reranker is not None and method in ("fused", "hybrid"):
             results = self.reranker.rerank(question, results)
+        if method == "hybrid":
+            results = phrase_first(query, results)
         return results[:k]
 
     def _keyword(self, tokens: list[str], doc_ids: Collection[str] | None) -> list[Hit]:
@@ -109,6 +118,30 @@ class HybridRetriever:
             dense_score=float(np.dot(vector, qvec)),
             keyword_score=keyword_score,
         )
+
+
+def phrase_share(query: str, text: str) -> float:
+    """The share of the query's characters (punctuation and spaces aside) that ``text`` holds in runs of
+    ``PHRASE_RUN`` or more characters in the query's order (a pasted sentence with a character lost or
+    changed still counts); 0 for queries shorter than ``PHRASE_MIN_CHARS``."""
+    from difflib import SequenceMatcher
+
+    q = _NOT_TEXT.sub("", query.lower())
+    if len(q) < PHRASE_MIN_CHARS:
+        return 0.0
+    t = _NOT_TEXT.sub("", text.lower())
+    blocks = SequenceMatcher(None, q, t, autojunk=False).get_matching_blocks()
+    return sum(b.size for b in blocks if b.size >= PHRASE_RUN) / len(q)
+
+
+def phrase_first(query: str, results: list[ScoredPassage]) -> list[ScoredPassage]:
+    """Passages holding at least ``PHRASE_SHARE`` of the query word for word first (the most first),
+    the others after them in their fused order."""
+    shares = [phrase_share(query, r.passage.text) for r in results]
+    if max(shares, default=0.0) < PHRASE_SHARE:
+        return results
+    order = sorted(range(len(results)), key=lambda i: (-(shares[i] if shares[i] >= PHRASE_SHARE else 0.0), i))
+    return [results[i] for i in order]
 
 
 def keyword_tokens(query: str) -> list[str]:

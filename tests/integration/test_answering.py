@@ -140,3 +140,15 @@ def test_an_english_answer_tells_the_reader_its_check_is_weaker(assistant) -> No
     assert not english.refused and english.notice == ENGLISH_NOTICE
     chinese = assistant.ask("截至2023年9月底全国个体工商户有多少户？", use_llm=False)
     assert not chinese.refused and not chinese.notice
+
+
+def test_a_sentence_pasted_from_a_document_finds_its_passage_first(assistant) -> None:  # type: ignore[no-untyped-def]
+    quote = "实体店带来了巨大的冲击和影响"
+    fused = assistant.retriever.search(quote, k=10, method="fused")
+    found = assistant.retriever.search(quote, k=10)
+    assert quote in found[0].passage.text
+    assert {s.passage.passage_id for s in found} == {
+        s.passage.passage_id for s in fused
+    }  # the same passages, reordered
+    near = assistant.retriever.search("实体店带来巨大的冲击和影响", k=3)  # a character dropped
+    assert quote in near[0].passage.text

@@ -85,7 +85,9 @@ def test_each_method_and_a_document_filter(seed_store, embedder, tmp_path: Path)
     assert retriever.restricted_to(["0" * 40]).search("中小微企业", k=3) == []
 
 
-def test_incremental_reingest_and_deletes_reach_both_sides(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+def test_incremental_reingest_and_deletes_reach_both_sides(
+    model_settings, embedder, tmp_path: Path, store: str
+) -> None:  # type: ignore[no-untyped-def]
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(SEED_FILE, docs / "seed.txt")
@@ -124,7 +126,9 @@ def store(request) -> str:  # type: ignore[no-untyped-def]
     return request.param
 
 
-def test_removing_the_last_document_leaves_an_empty_usable_store(model_settings, embedder, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+def test_removing_the_last_document_leaves_an_empty_usable_store(
+    model_settings, embedder, tmp_path: Path, store: str
+) -> None:  # type: ignore[no-untyped-def]
     settings = _settings(model_settings, tmp_path, store)
     ingest([SEED_FILE], settings, embedder)
     doc_id = open_store(settings).manifest.documents[0].doc_id
@@ -196,7 +200,9 @@ def test_seed_questions_get_the_same_answers_on_both_stores(both_assistants) -> 
     assert both_assistants["milvus"].ask("我国中小微企业2019年有多少户？").refused
 
 
-def test_a_killed_milvus_ingest_is_invisible_then_completed(model_settings, embedder, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_milvus_ingest_is_invisible_then_completed(
+    model_settings, embedder, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from ingest.milvus_store import MilvusWriter
 
     settings = _settings(model_settings, tmp_path, "milvus")
@@ -292,7 +298,10 @@ def test_pages_and_boxes_are_kept(store: str, model_settings, embedder, tmp_path
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(SEED_FILE, docs / SEED_FILE.name)
-    text_layer_pdf(docs / "report.pdf", [["某市小微企业补贴工作简报"], ["某市2025年共向小微企业发放补贴资金3.6亿元，", "惠及企业一万二千余家。"]])
+    text_layer_pdf(
+        docs / "report.pdf",
+        [["某市小微企业补贴工作简报"], ["某市2025年共向小微企业发放补贴资金3.6亿元，", "惠及企业一万二千余家。"]],
+    )
     settings = _settings(model_settings, tmp_path, store)
     ingest([docs], settings, embedder)
     retriever = HybridRetriever(open_store(settings), embedder)

@@ -106,3 +106,15 @@ def test_an_artefact_for_another_model_or_other_features_is_refused(tmp_path: Pa
         load_models(other)
     with pytest.raises(ConfigError, match="找不到"):
         load_models(tmp_path / "missing.json")
+
+
+def test_phrase_first_moves_passages_holding_the_query_word_for_word_to_the_front() -> None:
+    from qa.retrieve import phrase_first, phrase_share
+
+    quote = "实体店带来了巨大的冲击和影响"
+    results = [_scored("实体店的数量逐年减少。"), _scored("网购给实体店带来了巨大的冲击和影响。"), _scored("无关。")]
+    assert phrase_share(quote, results[1].passage.text) == 1.0
+    assert phrase_first(quote, results)[0].passage.text == results[1].passage.text
+    question = "实体店面临哪些困难？"
+    assert phrase_first(question, results) == results  # an ordinary question keeps the fused order
+    assert phrase_share("太短了", "太短了") == 0.0
