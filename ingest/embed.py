@@ -68,10 +68,18 @@ class SentenceTransformerEmbedder:
     ``backend``: ``torch``, ``onnx-int8`` or ``auto`` (``onnx-int8`` for the
     default e5 model when ONNX Runtime is installed, else ``torch``). When not
     given, ``settings.embed_backend`` is used if the settings have it.
+    ``model_path``: a local folder of the same model with other weights (the
+    reader's tuned encoder) instead of the one the settings name.
     """
 
-    def __init__(self, settings: Settings, show_progress: bool = False, backend: str | None = None) -> None:
-        path = resolve_model_path(settings)
+    def __init__(
+        self,
+        settings: Settings,
+        show_progress: bool = False,
+        backend: str | None = None,
+        model_path: Path | None = None,
+    ) -> None:
+        path = model_path or resolve_model_path(settings)
         self.name = settings.embedding_model
         self.backend = choose_backend(backend or getattr(settings, "embed_backend", None) or "auto", self.name)
         if self.backend == "onnx-int8":

@@ -22,14 +22,14 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from core.settings import Settings
 from core.text import normalize
-from core.types import ScoredPassage
+from core.types import Passage, ScoredPassage
 from learn.sources import Item, Source, squad_items
 from qa.analysis import QueryAnalysis, analyse
 from qa.read import Candidate, candidates_of, sentence_features
@@ -61,6 +61,18 @@ class Case:
             else np.zeros((0, 0))
         )
         return replace(self, analysis=analysis, features=rows)
+
+    def upgraded(self) -> Case:
+        """The case with passages pickled by older code given the fields added since (at their defaults)."""
+        return replace(self, retrieved=[replace(sp, passage=_current(sp.passage)) for sp in self.retrieved])
+
+
+def _current(p: Passage) -> Passage:
+    values = {}
+    for f in fields(Passage):
+        if hasattr(p, f.name):
+            values[f.name] = getattr(p, f.name)
+    return Passage(**values)
 
 
 class MemoEmbedder:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.text import to_simplified
+from qa.datasets import title_bucket
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -62,7 +63,7 @@ def source(name: str) -> Source:
 
 
 def bucket(key: str) -> int:
-    return int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % 10
+    return title_bucket(key)
 
 
 def file_sha256(path: Path) -> str:

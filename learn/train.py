@@ -97,15 +97,17 @@ def _train(
     vy: np.ndarray,
     group: np.ndarray | None = None,
     vgroup: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    vweight: np.ndarray | None = None,
 ) -> Any:
     """A LightGBM model, early-stopped on the validation rows; ``group`` (consecutive question ids of
-    the rows) makes it a ranking model."""
+    the rows) makes it a ranking model; ``weight`` / ``vweight`` weigh the rows."""
     import lightgbm as lgb
 
     sizes = None if group is None else np.bincount(group)
     vsizes = None if vgroup is None else np.bincount(vgroup)
-    train = lgb.Dataset(x, y, group=sizes)
-    valid = lgb.Dataset(vx, vy, group=vsizes, reference=train)
+    train = lgb.Dataset(x, y, group=sizes, weight=weight)
+    valid = lgb.Dataset(vx, vy, group=vsizes, weight=vweight, reference=train)
     return lgb.train(params, train, ROUNDS, valid_sets=[valid], callbacks=[lgb.early_stopping(50, verbose=False)])
 
 
@@ -156,9 +158,19 @@ def _labels(cases: Sequence[Case]) -> np.ndarray:
     return np.array([float(c.supported) for c in cases])
 
 
-def fit(train: Sequence[Case], val: Sequence[Case], ablate: Sequence[str] = ()) -> Fitted:
+def source_weights(cases: Sequence[Case]) -> np.ndarray:
+    """Per case, so that every source weighs the same in total (mean weight 1)."""
+    counts: dict[str, int] = {}
+    for c in cases:
+        counts[c.source] = counts.get(c.source, 0) + 1
+    return np.array([len(cases) / (len(counts) * counts[c.source]) for c in cases])
+
+
+def fit(train: Sequence[Case], val: Sequence[Case], ablate: Sequence[str] = (), balance: bool = True) -> Fitted:
     """Reader, out-of-fold reader probabilities, gate, calibration and threshold; ``ablate`` names
-    features held at zero throughout."""
+    features held at zero throughout. With ``balance`` every source weighs the same in the gate's
+    training, its calibration and the choice of its threshold, so the few in-domain news cases are
+    not outvoted by the encyclopaedic sets."""
     from sklearn.isotonic import IsotonicRegression
 
     mask = _columns(ablate, SENTENCE_FEATURES)
@@ -170,21 +182,24 @@ def fit(train: Sequence[Case], val: Sequence[Case], ablate: Sequence[str] = ()) 
     val_probs = [_probabilities(reader, c, mask) for c in val]
     gx, gy = _gate_rows(train, oof, gmask), _labels(train)
     gvx, gvy = _gate_rows(val, val_probs, gmask), _labels(val)
-    gate = _train(GATE_PARAMS, gx, gy, gvx, gvy)
+    w, vw = (source_weights(train), source_weights(val)) if balance else (None, None)
+    gate = _train(GATE_PARAMS, gx, gy, gvx, gvy, weight=w, vweight=vw)
     raw = np.asarray(gate.predict(gvx))
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, gvy)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, gvy, sample_weight=vw)
     calibrated = iso.predict(raw)
-    threshold = _balanced_threshold(calibrated, gvy)
+    threshold = _balanced_threshold(calibrated, gvy, vw)
     cal = ([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
     figures = evaluate_cases(val, val_probs, calibrated, threshold)
     return Fitted(reader, gate, cal, threshold, figures)
 
 
-def _balanced_threshold(p: np.ndarray, y: np.ndarray) -> float:
+def _balanced_threshold(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    w = np.ones(len(p)) if w is None else w
+    pos, neg = y == 1, y == 0
     best, best_t = -1.0, 0.5
     for t in np.unique(p):
-        tpr = float((p[y == 1] >= t).mean()) if (y == 1).any() else 0.0
-        tnr = float((p[y == 0] < t).mean()) if (y == 0).any() else 0.0
+        tpr = float(np.average(p[pos] >= t, weights=w[pos])) if pos.any() else 0.0
+        tnr = float(np.average(p[neg] < t, weights=w[neg])) if neg.any() else 0.0
         if (tpr + tnr) / 2 > best:
             best, best_t = (tpr + tnr) / 2, float(t)
     return best_t
@@ -275,6 +290,7 @@ def _cases_for(
         with cache.open("rb") as f:
             stored_key, stored = pickle.load(f)
         if stored_key == key:
+            stored = [c.upgraded() for c in stored]
             return [c.refeatured() for c in stored] if refeature else stored
     built = build_cases(src, settings, embedder, work, limit=limit)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -320,10 +336,10 @@ def _use_reader_encoder(cases: dict[str, list[Case]], settings: Any, work: Path,
     if not ENCODER_ARTEFACT.exists():
         return None
     sha = file_sha256(ENCODER_ARTEFACT)
-    encoder = None
+    encoder = reader_encoder(settings)  # the runtime that serves it, so training reads the same cosines
     for name, items in cases.items():
         cache = work / "cases" / f"{name}-{limit or 'all'}.reader-cosines.pkl"
-        key = (sha, [c.qid for c in items])
+        key = (sha, encoder.runtime_tag, [c.qid for c in items])
         stored = None
         if cache.exists():
             with cache.open("rb") as f:
@@ -331,7 +347,6 @@ def _use_reader_encoder(cases: dict[str, list[Case]], settings: Any, work: Path,
             stored = stored if stored_key == key else None
         if stored is None:
             t = time.perf_counter()
-            encoder = encoder or reader_encoder(settings)
             stored = encoder_cosines(encoder, items)
             with cache.open("wb") as f:
                 pickle.dump((key, stored), f)
@@ -347,10 +362,13 @@ def run(
     quick: bool = False,
     reuse_cases: bool = False,
     tuned_encoder: bool = True,
-    removed_cases: bool = True,
+    removed_cases: bool = False,
+    balance: bool = True,
+    ablations: bool = True,
 ) -> dict[str, Any]:
     """``tuned_encoder``: the reader reads the fine-tuned encoder's cosines (``qa/trained/reader_encoder``,
-    when present) instead of the base e5's; ``removed_cases``: the gate also learns from removed cases."""
+    when present) instead of the base e5's; ``removed_cases``: the gate also learns from removed cases;
+    ``balance``: every source weighs the same in the gate (``fit``)."""
     from core.settings import Settings
     from ingest.embed import SentenceTransformerEmbedder
 
@@ -370,15 +388,20 @@ def run(
     built = time.perf_counter() - started
     train = [c for s in squad if s.role == "train" for c in cases[s.name]]
     val = [c for s in squad if s.role == "validation" for c in cases[s.name]]
-    fitted = fit(train, val)
-    ablations = {name: fit(train, val, ablate=features).validation for name, features in ABLATIONS.items()}
+    fitted = fit(train, val, balance=balance)
+    ablated = {
+        name: fit(train, val, ablate=features, balance=balance).validation
+        for name, features in (ABLATIONS.items() if ablations else ())
+    }
     info = {
         "command": "python -m learn train-reader"
         + (" --quick" if quick else "")
         + (f" --limit {limit}" if limit and not quick else "")
         + (" --reuse-cases" if reuse_cases else "")
         + ("" if tuned_encoder else " --base-encoder")
-        + ("" if removed_cases else " --no-removed"),
+        + (" --removed" if removed_cases else "")
+        + ("" if balance else " --unbalanced")
+        + ("" if ablations else " --no-ablations"),
         "sources": {
             s.name: {
                 "role": s.role,
@@ -402,8 +425,9 @@ def run(
         "embedding_model": embedder.name,
         "reader_encoder": encoder_sha,
         "removed_cases": removed_cases,
+        "balanced_sources": balance,
     }
-    report = {"info": info, "validation": fitted.validation, "ablations": ablations}
+    report = {"info": info, "validation": fitted.validation, "ablations": ablated}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(artefact(fitted, embedder.name, info), ensure_ascii=False), encoding="utf-8")
     report_dir.mkdir(parents=True, exist_ok=True)

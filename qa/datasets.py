@@ -178,7 +178,10 @@ def load_squad(
     distractors: int = 0,
     distractor_dir: Path = CRUD_RAG_DIR,
     all_contexts: bool = False,
+    buckets: tuple[int, int] | None = None,
 ) -> Dataset:
+    """``buckets`` (lo, hi): only articles whose title hashes into [lo, hi] (``title_bucket``), the way
+    the data roles split one file into train, validation and test."""
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise YijuError(f"{path} 不是 SQuAD 格式（缺少顶层 data 列表）。")
@@ -187,8 +190,11 @@ def load_squad(
     dropped = 0
     for article in data["data"]:
         for para in article.get("paragraphs", []):
+            title = str(para.get("title") or article.get("title") or "")
+            if buckets and not buckets[0] <= title_bucket(title) <= buckets[1]:
+                continue
             context = str(para["context"])
-            doc = squad_document(str(para.get("title") or article.get("title") or ""), context)
+            doc = squad_document(title, context)
             contexts.append(doc)
             for qa in para.get("qas", []):
                 q = _squad_question(qa, context)
@@ -204,6 +210,11 @@ def load_squad(
     if distractors:
         dataset.documents += crud_rag_documents(distractors, distractor_dir)
     return dataset
+
+
+def title_bucket(title: str) -> int:
+    """``sha1(title) % 10``: the bucket that gives an article its data role (``eval/splits.md``)."""
+    return int(hashlib.sha1(title.encode("utf-8")).hexdigest(), 16) % 10
 
 
 def _unique(docs: Sequence[CorpusDocument]) -> list[CorpusDocument]:
@@ -382,15 +393,23 @@ def load_dataset(
     rgb_negative_only: bool = False,
     all_contexts: bool = False,
     ids: str | None = None,
+    buckets: tuple[int, int] | None = None,
 ) -> Dataset:
     if not path.exists():
         raise YijuError(f"问题文件 {path} 不存在。")
     fmt = fmt or detect_format(path)
     if ids and fmt != "jsonl":
         raise YijuError("--ids 只用于 JSONL 问题集。")
+    if buckets and fmt != "squad":
+        raise YijuError("--buckets 只用于 SQuAD 格式的文件。")
     if fmt == "squad":
         return load_squad(
-            path, limit=limit, distractors=distractors, distractor_dir=distractor_dir, all_contexts=all_contexts
+            path,
+            limit=limit,
+            distractors=distractors,
+            distractor_dir=distractor_dir,
+            all_contexts=all_contexts,
+            buckets=buckets,
         )
     if fmt == "rgb":
         if distractors:

@@ -17,6 +17,7 @@ from core.settings import Settings
 
 ENCODER_ARTEFACT = Path(__file__).resolve().parent / "trained" / "reader_encoder.safetensors"
 TUNED_LAYERS = 4
+_DONE = ".complete"
 
 
 def _layers(model: Any) -> Any:
@@ -68,13 +69,43 @@ def load_tuned(model: Any, path: Path = ENCODER_ARTEFACT) -> None:
             layer.load_state_dict(state)
 
 
+def tuned_model_dir(settings: Settings, path: Path = ENCODER_ARTEFACT) -> Path:
+    """A model folder of the base with the tuned layers merged in, written once per artefact beside the
+    base model (so ONNX Runtime can serve it like the base)."""
+    import json
+    import shutil
+    import tempfile
+
+    from ingest.embed import TorchEncoder, resolve_model_path
+
+    if not path.exists():
+        raise ConfigError(f"找不到阅读器的句子编码器 {path}。请运行 python -m learn train-encoder 生成。")
+    base = Path(resolve_model_path(settings))
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    target = base.parent / f"{base.name}-reader-{sha}"
+    if (target / _DONE).exists():
+        return target
+    model = TorchEncoder(str(base)).model
+    load_tuned(model, path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=base.parent))
+    try:
+        shutil.copytree(base, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors", ".*"))
+        model[0].auto_model.save_pretrained(str(tmp), safe_serialization=True)
+        (tmp / _DONE).write_text(json.dumps({"encoder": sha}), "utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def reader_encoder(settings: Settings, path: Path = ENCODER_ARTEFACT) -> Any:
     """An embedder (same interface as ``ingest.embed.SentenceTransformerEmbedder``) whose cosines the
-    reader was trained on: torch, the base model with the tuned layers put in."""
+    reader was trained on: the base model with the tuned layers put in, on the same runtime as the base
+    (int8 ONNX by default; the training cosines come from this same function)."""
     from ingest.embed import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(settings, backend="torch")
-    load_tuned(embedder.runtime.model, path)  # type: ignore[attr-defined]
-    embedder.name = f"{settings.embedding_model} [reader-tuned]"
-    embedder.runtime_tag = "torch-reader-tuned"
+    embedder = SentenceTransformerEmbedder(settings, model_path=tuned_model_dir(settings, path))
+    embedder.name = f"{settings.embedding_model} [reader-tuned, {embedder.runtime_tag}]"
+    embedder.runtime_tag = f"{embedder.runtime_tag}-reader-tuned"
     return embedder

@@ -51,6 +51,17 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _buckets(value: str) -> tuple[int, int]:
+    lo, _, hi = value.partition("-")
+    try:
+        first, last = int(lo), int(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError("应为 LO-HI，如 7-9（标题哈希的桶，0–9）") from None
+    if not 0 <= first <= last <= 9:
+        raise argparse.ArgumentTypeError("桶号应在 0 到 9 之间，且 LO ≤ HI")
+    return first, last
+
+
 def add_eval_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser(
         "eval",
@@ -64,6 +75,9 @@ def add_eval_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--corpus", type=Path, help="jsonl 问题集的文档目录（默认 seeds/）")
     p.add_argument("--limit", type=_count(1), help="只评测 N 道题（在文件中均匀选取）")
     p.add_argument("--ids", help="只评测编号以此开头的问题，如 news-a-（文件中一个划分）")
+    p.add_argument(
+        "--buckets", type=_buckets, help="squad：只评测标题哈希落在 LO-HI 桶的文章，如 7-9（eval/splits.md 的划分）"
+    )
     p.add_argument("--distractors", type=_count(0), default=0, help="混入 N 篇 CRUD-RAG 新闻作干扰文档")
     p.add_argument(
         "--distractor-dir", type=Path, help="CRUD-RAG 80000_docs 目录（默认 ../shared/data/crud_rag/80000_docs）"
@@ -94,6 +108,7 @@ def _fingerprint(args: argparse.Namespace, settings: Settings, fmt: str) -> dict
         "format": fmt,
         "limit": args.limit,
         "ids": args.ids,
+        "buckets": args.buckets,
         "corpus": str(args.corpus.resolve()) if args.corpus else None,
         "distractors": args.distractors,
         "all_contexts": args.all_contexts,
@@ -230,6 +245,7 @@ def _run(args: argparse.Namespace) -> int:
         rgb_negative_only=args.rgb_negative_only,
         all_contexts=args.all_contexts,
         ids=args.ids,
+        buckets=args.buckets,
     )
     for note in dataset.notes:
         print(f"注意：{note}", file=sys.stderr)

@@ -241,3 +241,14 @@ def test_ids_keeps_one_split_of_a_shared_file_among_the_whole_files_documents() 
         load_dataset(path, distractor_dir=shared("crud_rag/80000_docs"), ids="news-z-")
     with pytest.raises(Exception, match="--ids"):
         load_dataset(RGB_SAMPLE, ids="x")
+
+
+def test_buckets_take_the_same_articles_as_the_data_roles() -> None:
+    from learn.sources import SOURCES, squad_items
+
+    test = next(s for s in SOURCES if s.name == "dureader-test")
+    dataset = load_squad(shared("dureader_checklist/dev.json"), buckets=(test.buckets[0], test.buckets[1] - 1))
+    ids = {q.id for q in dataset.questions}
+    assert ids and ids == {item.qid for item in squad_items(test)}
+    val = next(s for s in SOURCES if s.name == "dureader-val")
+    assert not ids & {item.qid for item in squad_items(val)}
