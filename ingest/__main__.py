@@ -14,7 +14,7 @@ from core.settings import Settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ingest",
-        description="清洗、切分、向量化并索引文档（.txt .md .docx .pdf .html）。重复运行只处理新增或改动的文件。",
+        description="清洗、切分、向量化并索引文档（.txt .md .docx .pdf .html 与图片、.pptx .xlsx .csv）。重复运行只处理新增或改动的文件。",
     )
     parser.add_argument("paths", nargs="+", type=Path, help="文件或文件夹")
     parser.add_argument("--index", type=Path, help="索引目录（默认 data/index，或 YIJU_INDEX_DIR）")

@@ -1,7 +1,8 @@
 """Read files into cleaned documents.
 
 Supported: .txt and .md (UTF-8, or GB18030/GBK/Big5 detected), .docx, .pdf
-(text layer, or OCR for pages without one), images (OCR) and .html. Paged documents keep each
+(text layer, or OCR for pages without one), images (OCR), .html, slides (.pptx, a slide a page)
+and tables (.xlsx, .csv: a paragraph per row, headers repeated; ``ingest.office``). Paged documents keep each
 line's page and box (``Document.lines``). A file that cannot be read raises ``LoadError`` with
 the reason; ``load_paths`` reports it and goes on with the other files.
 """
@@ -17,9 +18,10 @@ from core.errors import LoadError
 from core.types import Document
 from ingest.clean import clean_text
 from ingest.ocr import Ocr
+from ingest.office import OFFICE_SUFFIXES, read_csv, read_pptx, read_xlsx
 from ingest.paged import IMAGE_SUFFIXES, PagedText, PageProgress, place_lines, read_image, read_pdf
 
-SUPPORTED = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm", *IMAGE_SUFFIXES)
+SUPPORTED = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm", *IMAGE_SUFFIXES, *OFFICE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,17 @@ def read_text(path: Path, data: bytes) -> tuple[str, str]:
         return _read_docx(path), "docx"
     if suffix in (".html", ".htm"):
         return _read_html(data)
+    if suffix == ".xlsx":
+        return read_xlsx(path, data), "xlsx"
+    if suffix == ".csv":
+        return read_csv(path, data)
     return decode_text(data)
 
 
 def _read_paged(path: Path, ocr: Ocr | None, progress: PageProgress | None) -> PagedText | None:
     suffix = path.suffix.lower()
+    if suffix == ".pptx":
+        return read_pptx(path, path.read_bytes())
     if suffix not in (".pdf", *IMAGE_SUFFIXES):
         return None
     reader = read_pdf if suffix == ".pdf" else read_image

@@ -40,7 +40,22 @@ HEADER = (
 PLACEHOLDER = (
     "**向文档库提问**\n\n回答中的 [1]、[2] 是引用标号，点击即可在右侧查看原文段落。\n\n可以试试下面的示例问题："
 )
-UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"]
+UPLOAD_TYPES = [
+    ".txt",
+    ".md",
+    ".pdf",
+    ".docx",
+    ".html",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pptx",
+    ".xlsx",
+    ".csv",
+]
 _ARRIVAL = threading.Lock()  # a question and the page's load event may come at once: one at a time
 # The settings a browser keeps, by their place in the settings inputs (the API key, third, is never kept).
 PREF_FIELDS = {"mode": 0, "base_url": 1, "model": 2, "temperature": 4, "top_k": 5, "strictness": 6, "kb": 7}

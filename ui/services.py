@@ -259,7 +259,7 @@ def ensure_index(settings: Settings, embedder: Any, echo: Echo = print) -> None:
     for skipped in report.skipped:
         echo(f"  跳过 {skipped.path}：{skipped.reason}")
     if report.documents == 0:
-        raise ConfigError(f"{seeds} 中没有可入库的文档。请放入 .txt .md .pdf .docx .html 文件。")
+        raise ConfigError(f"{seeds} 中没有可入库的文档。请放入 .txt .md .pdf .docx .html .pptx .xlsx .csv 文件。")
     echo(f"入库完成：{report.documents} 个文档，{report.passages} 个段落，用时 {report.seconds:.1f} 秒。")
 
 

@@ -71,12 +71,15 @@ def test_odd_file_names_and_bad_files_in_one_run(model_settings, embedder, tmp_p
     (docs / "bin.txt").write_bytes(b"\x00\xff" * 5000)
     (docs / "trunc.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<")
     (docs / "trunc.docx").write_bytes(b"PK\x03\x04\x14\x00")
+    (docs / "trunc.pptx").write_bytes(b"PK\x03\x04\x14\x00")
+    (docs / "trunc.xlsx").write_bytes(b"PK\x03\x04\x14\x00")
     (docs / "big.txt").write_bytes(("很长的文本。" * 10).encode() * 200_000)  # ~36 MB > limit
     settings = model_settings.replace(data_dir=tmp_path / "data", index_dir=tmp_path / "data" / "index", max_file_mb=20)
     report = ingest([docs], settings, embedder)
     assert report.documents == len(names)
     skipped = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(skipped) == {"zero.txt", "bin.txt", "trunc.pdf", "trunc.docx", "big.txt"}
+    assert set(skipped) == {"zero.txt", "bin.txt", "trunc.pdf", "trunc.docx", "trunc.pptx", "trunc.xlsx", "big.txt"}
+    assert "无法解析 PPTX" in skipped["trunc.pptx"] and "无法解析 XLSX" in skipped["trunc.xlsx"]
     assert "文件过大" in skipped["big.txt"]
     written = {p for p in tmp_path.rglob("*") if p.is_file()} - {p for p in docs.rglob("*")}
     assert all((tmp_path / "data") in p.parents for p in written)
