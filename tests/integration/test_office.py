@@ -108,3 +108,24 @@ def test_office_files_are_searchable_and_bad_ones_are_reported(  # type: ignore[
     top = retriever.search("宁波小微企业补贴标准是多少", k=5)[0].passage
     assert top.text == "地区：宁波；补贴标准：每人2500元；申报截止：7月15日。", top.text
     assert top.title == "某市2025年小微企业补贴标准表" and top.page is None
+
+
+def test_formulas_are_read_as_their_saved_values(tmp_path: Path) -> None:
+    import zipfile
+
+    import openpyxl
+
+    written = tmp_path / "written.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["地区", "人数", "补贴总额"])
+    book.active.append(["杭州", 120, "=B2*3000"])
+    book.save(str(written))
+    saved = tmp_path / "saved.xlsx"  # as Excel saves it: the formula with its computed value
+    with zipfile.ZipFile(written) as src, zipfile.ZipFile(saved, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<f>B2*3000</f><v></v>", b"<f>B2*3000</f><v>360000</v>")
+            dst.writestr(item, data)
+    text = load_document(saved).text
+    assert "地区：杭州；人数：120；补贴总额：360000。" in text and "B2" not in text
