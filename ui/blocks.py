@@ -164,6 +164,11 @@ def _chat_tab(services: Services) -> dict[str, Any]:
                 c["delete_conv"] = gr.Button(
                     "删除对话", size="sm", variant="stop", min_width=60, elem_id="yiju-delete-conv"
                 )
+            with gr.Row(visible=False, equal_height=True, elem_id="yiju-conv-ask") as c["conv_confirm_row"]:
+                c["conv_confirm"] = gr.Button(
+                    "确认删除", size="sm", variant="stop", min_width=60, elem_id="yiju-conv-yes"
+                )
+                c["conv_cancel"] = gr.Button("取消", size="sm", min_width=60, elem_id="yiju-conv-no")
             c["conv_status"] = gr.HTML(elem_id="yiju-conv-status")
         with gr.Column(scale=3, min_width=420):
             c["chatbot"] = gr.Chatbot(
@@ -508,7 +513,23 @@ def _wire_history(
         *rest, _ = start_new(state, saved, request)
         return (*rest, render.status_html([("ok", "已删除这个对话。")]))
 
-    c["delete_conv"].click(delete, inputs=[session, stored], outputs=after, api_visibility="private", cancels=events)
+    def ask_delete(state: ChatSession) -> tuple[Any, str]:
+        if not state.conversation_id:
+            return gr.Row(visible=False), render.status_html([("warn", "当前对话还没有保存，无需删除。")])
+        question = "确定删除当前对话吗？删除后无法恢复。"
+        return gr.Row(visible=True), render.status_html([("warn", question)])
+
+    ask_outputs = [c["conv_confirm_row"], c["conv_status"]]
+    c["delete_conv"].click(ask_delete, inputs=[session], outputs=ask_outputs, api_visibility="private", queue=False)
+    c["conv_cancel"].click(
+        lambda: (gr.Row(visible=False), render.status_html([("ok", "已取消，对话没有删除。")])),
+        outputs=ask_outputs,
+        api_visibility="private",
+        queue=False,
+    )
+    c["conv_confirm"].click(lambda: gr.Row(visible=False), outputs=[c["conv_confirm_row"]], queue=False).then(
+        delete, inputs=[session, stored], outputs=after, api_visibility="private", cancels=events
+    )
 
     def rate(state: ChatSession, comment: Any, event: gr.LikeData) -> tuple[str, Any]:
         turns = state.message_turns()

@@ -324,8 +324,14 @@ def test_a_conversation_survives_a_reload_and_a_restart(page: Any, app: RunningA
         assert again.locator("#yiju-chat .yiju-q").all_inner_texts() == [QUESTION, UNANSWERABLE]
         assert again.locator("#yiju-convs").get_by_text("企业户数").count() == 1
 
+        again.locator("#yiju-delete-conv").click()  # asks first; cancelling keeps the conversation
+        again.locator("#yiju-conv-no").click()
+        again.get_by_text("已取消，对话没有删除。").wait_for()
+        assert again.locator("#yiju-convs").get_by_text("企业户数").count() == 1
+        assert again.locator("#yiju-chat .yiju-answer").count() == 2
         again.locator("#yiju-delete-conv").click()
-        again.wait_for_selector("#yiju-conv-status .yiju-status-ok")
+        again.locator("#yiju-conv-yes").click()
+        again.get_by_text("已删除这个对话。").wait_for()
         assert again.locator("#yiju-convs").get_by_text("企业户数").count() == 0
         assert again.locator("#yiju-chat .yiju-answer").count() == 0
         context.close()
