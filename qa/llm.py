@@ -25,6 +25,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,19 +57,43 @@ MAX_BACKOFF_SECONDS = 8.0  # the SDK's own cap for exponential backoff; server R
 _SERVER_TEXT_CHARS = 160
 
 
+@dataclass(frozen=True)
+class SettingNames:
+    """How messages name the settings to check: environment variables for the CLI and logs, the settings
+    page's fields for someone using the app."""
+
+    base_url: str
+    model: str
+    api_key: str
+    timeout: str
+
+
+ENV_NAMES = SettingNames(
+    "YIJU_LLM_BASE_URL", "YIJU_LLM_MODEL", "YIJU_LLM_API_KEY 或 OPENAI_API_KEY", "YIJU_LLM_TIMEOUT"
+)
+PANEL_NAMES = SettingNames(
+    "“设置”页的接口地址（Base URL）",
+    "“设置”页的模型名称（Model）",
+    "“设置”页的 API 密钥",
+    "服务器的超时设置（请联系管理员）",
+)
+
+
 class LLMAnswerer:
     """One configured endpoint and model; cheap to build (no request until used).
 
     Raises ``ConfigError`` when ``llm_base_url`` is missing or not an http(s) URL.
     ``streaming=False`` asks for the whole answer in one JSON reply (for servers
-    or proxies that mishandle server-sent events).
+    or proxies that mishandle server-sent events). ``names``: how failure
+    messages name the settings to check (``PANEL_NAMES`` in the app).
     """
 
-    def __init__(self, settings: Settings, *, streaming: bool = True) -> None:
+    def __init__(self, settings: Settings, *, streaming: bool = True, names: SettingNames = ENV_NAMES) -> None:
         self.settings = settings
+        self.names = names
         self.model_name = settings.llm_model
         self.streaming = streaming
-        self.host = endpoint_host(settings.llm_base_url)
+        self.host = endpoint_host(settings.llm_base_url, names)
         key = settings.api_key()
         self._key = SecretStr(key) if key else None
         http_client = _http_client(settings.llm_timeout)
@@ -104,7 +129,7 @@ class LLMAnswerer:
             raise self._failure(exc, self.settings.llm_max_retries, received=len(text)) from None
         if not text.strip():
             raise LLMError(
-                f"LLM 服务 {self.host} 的模型 {self.model_name} 返回了空回答。请稍后重试，或换一个模型（YIJU_LLM_MODEL）。"
+                f"LLM 服务 {self.host} 的模型 {self.model_name} 返回了空回答。请稍后重试，或换一个模型（{self.names.model}）。"
             )
         log.info("LLM %s@%s 回答 %d 字，用时 %.0f ms", self.model_name, self.host, len(text), _ms(started))
 
@@ -139,7 +164,7 @@ class LLMAnswerer:
         reply = self._ask_once(CHECK_MESSAGES)
         if not strip_reasoning(reply).strip():
             raise LLMError(
-                f"已连接到 LLM 服务 {self.host}，但模型 {self.model_name} 返回了空回答。请换一个模型（YIJU_LLM_MODEL）。"
+                f"已连接到 LLM 服务 {self.host}，但模型 {self.model_name} 返回了空回答。请换一个模型（{self.names.model}）。"
             )
         return f"连接成功：LLM 服务 {self.host} 上的模型 {self.model_name} 已响应（用时 {_ms(started):.0f} 毫秒）。"
 
@@ -159,6 +184,7 @@ class LLMAnswerer:
             retries=retries,
             received=received,
             no_key=self._key is None,
+            names=self.names,
         )
         message = self._redact(message)
         log.debug("LLM failure %s → %s", type(exc).__name__, message)
@@ -169,54 +195,62 @@ class LLMAnswerer:
         return text.replace(key, "***") if len(key) >= 6 else text
 
 
-def endpoint_host(base_url: str | None) -> str:
+def endpoint_host(base_url: str | None, names: SettingNames = ENV_NAMES) -> str:
     """``host[:port]`` of the endpoint (never credentials or query strings); validates the URL."""
     if not base_url:
-        raise ConfigError("未设置 LLM 服务地址。请设置 YIJU_LLM_BASE_URL，例如 http://localhost:11434/v1。")
+        raise ConfigError(f"未设置 LLM 服务地址。请填写{names.base_url}，例如 http://localhost:11434/v1。")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            "YIJU_LLM_BASE_URL 必须是以 http:// 或 https:// 开头的地址，例如 https://api.deepseek.com/v1 "
+            f"{names.base_url}必须是以 http:// 或 https:// 开头的地址，例如 https://api.deepseek.com/v1 "
             "或 http://localhost:11434/v1。"
         )
     return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
 
 
 def describe_failure(
-    exc: BaseException, *, host: str, model: str, timeout: float, retries: int, received: int, no_key: bool
+    exc: BaseException,
+    *,
+    host: str,
+    model: str,
+    timeout: float,
+    retries: int,
+    received: int,
+    no_key: bool,
+    names: SettingNames = ENV_NAMES,
 ) -> str:
-    """A Chinese sentence saying what went wrong and what to check."""
+    """A Chinese sentence saying what went wrong and what to check (the settings named as ``names`` has them)."""
     import openai
 
     tried = f"，已重试 {retries} 次" if retries else ""
     if received:
         return f"LLM 服务 {host} 的回答在中途中断（已收到 {received} 字，{_transport_reason(exc)}）。请稍后重试。"
     if isinstance(exc, openai.APITimeoutError) or _caused_by(exc, TimeoutError):
-        return f"LLM 服务 {host} 在 {timeout:g} 秒内没有响应（请求超时{tried}）。请检查服务是否过载，或调大 YIJU_LLM_TIMEOUT。"
+        return f"LLM 服务 {host} 在 {timeout:g} 秒内没有响应（请求超时{tried}）。请检查服务是否过载，或调大{names.timeout}。"
     if isinstance(exc, openai.APIConnectionError):
-        return f"无法连接到 LLM 服务 {host}（{_transport_reason(exc)}{tried}）。请确认服务已启动，并检查 YIJU_LLM_BASE_URL 与网络。"
+        return f"无法连接到 LLM 服务 {host}（{_transport_reason(exc)}{tried}）。请确认服务已启动，并检查{names.base_url}与网络。"
     if isinstance(exc, openai.APIStatusError):
-        return _status_message(exc, host, model, tried, no_key)
+        return _status_message(exc, host, model, tried, no_key, names)
     if isinstance(exc, ValueError):  # json.JSONDecodeError is not wrapped by the SDK
         return (
             f"LLM 服务 {host} 返回了无法解析的数据（不是合法的 OpenAI 格式 JSON）。"
-            "请确认 YIJU_LLM_BASE_URL 指向 OpenAI 兼容接口（通常以 /v1 结尾）。"
+            f"请确认{names.base_url}指向 OpenAI 兼容接口（通常以 /v1 结尾）。"
         )
-    return f"调用 LLM 服务 {host} 失败（{type(exc).__name__}）。请检查 YIJU_LLM_BASE_URL 与 YIJU_LLM_MODEL。"
+    return f"调用 LLM 服务 {host} 失败（{type(exc).__name__}）。请检查{names.base_url}与{names.model}。"
 
 
-def _status_message(exc: Any, host: str, model: str, tried: str, no_key: bool) -> str:
+def _status_message(exc: Any, host: str, model: str, tried: str, no_key: bool, names: SettingNames) -> str:
     status = exc.status_code
     if status == 401:
         if no_key:
-            return f"LLM 服务 {host} 需要 API 密钥（返回 401），但没有设置。请设置 YIJU_LLM_API_KEY 或 OPENAI_API_KEY。"
-        return f"API 密钥无效（LLM 服务 {host} 返回 401）。请检查 YIJU_LLM_API_KEY 或 OPENAI_API_KEY。"
+            return f"LLM 服务 {host} 需要 API 密钥（返回 401），但没有设置。请填写{names.api_key}。"
+        return f"API 密钥无效（LLM 服务 {host} 返回 401）。请检查{names.api_key}。"
     if status == 403:
         return f"API 密钥无权使用模型 {model}（LLM 服务 {host} 返回 403）。请检查账户权限或更换模型。"
     if status == 404:
         return (
             f"LLM 服务 {host} 上找不到模型 {model} 或接口（返回 404）。"
-            "请检查 YIJU_LLM_MODEL，以及 YIJU_LLM_BASE_URL 是否以 /v1 结尾。"
+            f"请检查{names.model}，以及{names.base_url}是否以 /v1 结尾。"
         )
     if status == 429:
         if getattr(exc, "code", None) == "insufficient_quota":
@@ -224,7 +258,7 @@ def _status_message(exc: Any, host: str, model: str, tried: str, no_key: bool) -
         return f"LLM 服务 {host} 限流（返回 429{tried}）。请稍后再试，或降低请求频率。"
     if status >= 500:
         return f"LLM 服务 {host} 出错（HTTP {status}{tried}）。请稍后再试。"
-    return f"LLM 服务 {host} 拒绝了请求（HTTP {status}：{_server_text(exc)}）。请检查 YIJU_LLM_MODEL 等设置。"
+    return f"LLM 服务 {host} 拒绝了请求（HTTP {status}：{_server_text(exc)}）。请检查{names.model}等设置。"
 
 
 def _server_text(exc: Any) -> str:

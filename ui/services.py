@@ -229,9 +229,9 @@ class Services:
 
 
 def _llm(settings: Settings) -> Any:
-    from qa.llm import LLMAnswerer
+    from qa.llm import PANEL_NAMES, LLMAnswerer
 
-    return LLMAnswerer(settings)
+    return LLMAnswerer(settings, names=PANEL_NAMES)  # messages name the settings page, not environment variables
 
 
 # -- start-up ---------------------------------------------------------------------------

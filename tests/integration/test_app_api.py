@@ -260,6 +260,9 @@ def test_llm_failure_falls_back_and_says_why(services: Services, server: Scripte
     prefs = Preferences(use_llm=True, base_url=server.base_url, model="test-model", api_key="sk-wrong-key-000")
     bubbles, _, _ = chat(services, ChatSession(), QUESTION, prefs)
     assert "5200万" in bubbles[-1] and "抽取式（离线）" in bubbles[-1] and "401" in bubbles[-1]
+    # The person at the settings page is pointed to its field, not to the server's environment variables.
+    assert "“设置”页的 API 密钥" in bubbles[-1]
+    assert "YIJU_" not in bubbles[-1] and "OPENAI_API_KEY" not in bubbles[-1]
 
 
 @pytest.mark.parametrize(
@@ -287,8 +290,9 @@ def test_connection_test_reports_success_or_the_exact_failure(services: Services
         "必须是以 http:// 或 https:// 开头": Preferences(base_url="ftp://example/v1", model="m"),
     }
     for expected, prefs in failures.items():
-        with pytest.raises(YijuError, match=expected):
+        with pytest.raises(YijuError, match=expected) as failure:
             services.check_connection(prefs)
+        assert "YIJU_" not in str(failure.value) and "OPENAI_API_KEY" not in str(failure.value)
 
 
 def test_the_servers_key_is_only_sent_to_the_servers_endpoint(services: Services, server: ScriptedOpenAIServer) -> None:
