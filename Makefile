@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPARE_STAMP := $(VENV)/.compare-installed
 
-.PHONY: run test setup browser ingest eval bench lint load-test clean
+.PHONY: run test setup browser ingest eval eval-test bench lint load-test clean
 
 run: setup
 	$(PY) app.py
@@ -37,6 +37,16 @@ eval: setup
 	$(PY) -m qa eval eval/news_dev_questions.jsonl --build-index --distractors 200 --out eval/results/news_dev --compare bm25,dense,hybrid
 	$(PY) -m qa eval eval/english_questions.jsonl --build-index --distractors 200 --out eval/results/english --compare bm25,dense,hybrid
 	$(PY) -m qa eval ../shared/data/cmrc2018/cmrc2018_dev.json --format squad --build-index --limit 300 --out eval/results/cmrc2018
+
+# The test splits (see eval/splits.md), both answerers on the same index; run when a piece of work is finished.
+T := eval/results/test
+eval-test: setup
+	$(PY) -m qa eval eval/news_test_questions.jsonl --distractors 200 --build-index --out $(T)/news_rules
+	YIJU_ANSWERER=learned $(PY) -m qa eval eval/news_test_questions.jsonl --distractors 200 --index $(T)/news_rules/index --out $(T)/news_learned
+	$(PY) -m qa eval ../shared/data/drcd/DRCD_test.json --format squad --limit 200 --build-index --out $(T)/drcd_rules
+	YIJU_ANSWERER=learned $(PY) -m qa eval ../shared/data/drcd/DRCD_test.json --format squad --limit 200 --index $(T)/drcd_rules/index --out $(T)/drcd_learned
+	$(PY) -m qa eval ../shared/data/dureader_checklist/dev.json --format squad --buckets 7-9 --limit 200 --build-index --out $(T)/dureader_rules
+	YIJU_ANSWERER=learned $(PY) -m qa eval ../shared/data/dureader_checklist/dev.json --format squad --buckets 7-9 --limit 200 --index $(T)/dureader_rules/index --out $(T)/dureader_learned
 
 bench: setup $(COMPARE_STAMP)
 	$(PY) -m bench

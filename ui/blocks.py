@@ -22,7 +22,7 @@ from core.errors import YijuError
 from ui import render
 from ui.chat import GENERIC_ERROR, ChatSession, give_feedback, respond
 from ui.history import title_for, to_csv, to_jsonl
-from ui.services import Preferences, Services, redact
+from ui.services import FileStatus, Preferences, Services, redact
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ UPLOAD_TYPES = [
     ".xlsx",
     ".csv",
 ]
+UPLOAD_POLL_S = 0.5  # how often the upload table is redrawn while files are ingested
 _ARRIVAL = threading.Lock()  # a question and the page's load event may come at once: one at a time
 # The settings a browser keeps, by their place in the settings inputs (the API key, third, is never kept).
 PREF_FIELDS = {"mode": 0, "base_url": 1, "model": 2, "temperature": 4, "top_k": 5, "strictness": 6, "kb": 7}
@@ -157,7 +158,12 @@ def _chat_tab(services: Services) -> dict[str, Any]:
                 choices=[], value=None, label="对话记录", elem_id="yiju-convs", elem_classes="yiju-convs"
             )
             c["conv_name"] = gr.Textbox(
-                placeholder="当前对话的新名称", container=False, show_label=False, lines=1, elem_id="yiju-conv-name"
+                label="对话名称",  # hidden, but read by screen readers (Gradio's default is the English "Textbox")
+                placeholder="当前对话的新名称",
+                container=False,
+                show_label=False,
+                lines=1,
+                elem_id="yiju-conv-name",
             )
             with gr.Row(equal_height=True):
                 c["rename"] = gr.Button("重命名", size="sm", min_width=60, elem_id="yiju-rename")
@@ -187,6 +193,7 @@ def _chat_tab(services: Services) -> dict[str, Any]:
             )
             with gr.Row(equal_height=True):
                 c["question"] = gr.Textbox(
+                    label="问题",
                     placeholder="输入问题，按回车发送",
                     container=False,
                     show_label=False,
@@ -200,6 +207,7 @@ def _chat_tab(services: Services) -> dict[str, Any]:
             c["hint"] = gr.HTML(elem_id="yiju-question-hint")
             with gr.Row(equal_height=True, elem_classes="yiju-feedback-row"):
                 c["comment"] = gr.Textbox(
+                    label="反馈说明",
                     placeholder="反馈说明（可选）：写好后点那条回答下方的 👍 或 👎",
                     container=False,
                     show_label=False,
@@ -568,31 +576,37 @@ def _wire_docs(services: Services, d: dict[str, Any], demo: Any, chat: dict[str,
             log.warning("列出知识库失败：%s", exc)
             return gr.skip()
 
-    def upload(files: Any, kb: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+    def upload(files: Any, kb: Any) -> Iterator[tuple[Any, ...]]:
+        """Ingest in a thread and show each file's stage every half second: one display, no Gradio bar."""
         paths = [Path(f) for f in (files or []) if f]
         if not paths:
-            return render.status_html([("warn", "请先选择要上传的文件。")]), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield render.status_html([("warn", "请先选择要上传的文件。")]), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        board = [FileStatus(p.name) for p in paths]
+        outcome: dict[str, Any] = {}
 
-        def report(stage: str, done: int, total: int) -> None:
-            if stage == "ocr":
-                progress((done, total), desc="识别页面（OCR）", unit="页")
-            else:
-                progress((done, total), desc="向量化段落", unit="段")
+        def work() -> None:
+            try:
+                outcome["lines"] = services.add_files([(p, p.name) for p in paths], kb=kb or None, statuses=board)
+            except Exception as exc:
+                outcome["lines"] = [("error", _failure(services, exc, "入库"))]
 
-        progress(0, desc="保存并解析文件……")
-        try:
-            lines = services.add_files([(p, p.name) for p in paths], progress=report, kb=kb or None)
-        except Exception as exc:
-            lines = [("error", _failure(services, exc, "入库"))]
+        worker = threading.Thread(target=work, name="upload", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            yield render.upload_board(board), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            worker.join(UPLOAD_POLL_S)
         table, choice, only = refresh(kb)
-        return render.status_html(lines), table, choice, only, None
+        yield render.status_html(outcome["lines"]), table, choice, only, None
 
     d["ingest"].click(
         upload,
         inputs=[d["files"], chat["kb"]],
         outputs=[d["ingest_status"], d["table"], d["choice"], chat["only"], d["files"]],
         api_visibility="private",
-        concurrency_limit=1,
+        show_progress="hidden",  # the per-file table is the one progress display
+        # Uploads wait for each other inside add_files, saying so in Chinese, not in Gradio's queue.
+        concurrency_limit=4,
         concurrency_id="ingest",
     )
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from core.types import REFUSAL_TEXT, Answer, Citation, Document, Passage, ScoredPassage
 from ingest.index import DocumentEntry
 from ui.page_view import page_view_html
+
+if TYPE_CHECKING:
+    from ui.services import FileStatus
 
 MAX_CONTEXT_CHARS = 8000  # "查看原文" shows the article, or this much of it around the passage
 MAX_QUESTION_SHOWN = 500
@@ -334,6 +338,32 @@ def status_html(lines: Sequence[tuple[str, str]]) -> str:
     """A list of (kind, message) lines; kind is ``ok``, ``warn`` or ``error``."""
     items = "".join(f'<li class="yiju-status-{k}">{esc(m)}</li>' for k, m in lines)
     return f'<ul class="yiju-status">{items}</ul>' if items else ""
+
+
+_FILE_STATES = {
+    "queued": "排队中",
+    "waiting": "等待中：另一个上传正在入库，完成后自动开始",
+    "parsing": "解析文件中",
+    "done": "已入库",
+    "unchanged": "无需重复入库",
+    "failed": "失败",
+}
+
+
+def upload_board(statuses: Sequence[FileStatus]) -> str:
+    """One row per uploaded file (``ui.services.FileStatus``): its stage, with a bar while pages or passages
+    are being processed, or its outcome."""
+    rows = []
+    for s in statuses:
+        if s.state in ("ocr", "embedding") and s.total:
+            what = f"识别页面（OCR）{s.done}/{s.total} 页" if s.state == "ocr" else f"向量化段落 {s.done}/{s.total}"
+            state = f'{what}<progress max="{s.total}" value="{s.done}"></progress>'
+        else:
+            state = esc(_FILE_STATES.get(s.state, s.state))
+            if s.message:
+                state = f"{state}：{esc(s.message)}" if s.state == "failed" else esc(s.message)
+        rows.append(f'<tr class="yiju-file-{esc(s.state)}"><td>{esc(s.name)}</td><td>{state}</td></tr>')
+    return f'<table class="yiju-files"><tr><th>文件</th><th>状态</th></tr>{"".join(rows)}</table>'
 
 
 # -- feedback review ----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from core.errors import ConfigError, LoadError
 from core.settings import Settings
 from ingest.index import DocumentEntry
-from ingest.pipeline import IngestReport, Progress, ingest
+from ingest.pipeline import IngestReport, ingest
 from ingest.store import list_kbs, store_exists
 from ingest.uploads import StoredUpload, display_name, remove_stored, store_upload
 from qa.assistant import Assistant
@@ -67,6 +67,23 @@ class Preferences:
             top_k=settings.top_k,
             strictness=settings.strictness,
         )
+
+
+@dataclass
+class FileStatus:
+    """Where one uploaded file stands, updated by the ingest thread while the page polls it.
+
+    ``state``: queued, waiting (another upload holds the index), parsing, ocr, embedding, done, unchanged, failed.
+    """
+
+    name: str
+    state: str = "queued"
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+    def move(self, state: str, done: int = 0, total: int = 0, message: str = "") -> None:
+        self.state, self.done, self.total, self.message = state, done, total, message
 
 
 def redact(text: str, secrets: Sequence[str | None]) -> str:
@@ -171,28 +188,62 @@ class Services:
         return list(self.snapshot(settings.kb).index.manifest.documents)
 
     def add_files(
-        self, files: Sequence[tuple[Path, str]], progress: Progress | None = None, kb: str | None = None
+        self,
+        files: Sequence[tuple[Path, str]],
+        kb: str | None = None,
+        statuses: Sequence[FileStatus] | None = None,
     ) -> list[StatusLine]:
-        """Store and ingest uploads ``(temp path, original name)`` into ``kb`` (made if new); one status line per
-        file, in order."""
+        """Store and ingest uploads ``(temp path, original name)`` into ``kb`` (made if new), one file after the
+        other; one status line per file, in order. ``statuses`` (one per file) follow each file as it goes."""
         settings = self.kb_settings(kb)
-        results: list[StatusLine | StoredUpload] = []
-        for source, original in files:
+        board = list(statuses) if statuses is not None else [FileStatus(original) for _, original in files]
+        lines: list[StatusLine] = []
+        stored: list[tuple[StoredUpload, FileStatus, int]] = []
+        for (source, original), status in zip(files, board, strict=True):
             try:
-                results.append(store_upload(source, original, self.settings.uploads_dir, self.settings.max_upload_mb))
+                stored.append(
+                    (
+                        store_upload(source, original, self.settings.uploads_dir, self.settings.max_upload_mb),
+                        status,
+                        len(lines),
+                    )
+                )
+                lines.append(("ok", ""))  # replaced once the file is ingested
             except LoadError as exc:
-                results.append(("error", f"{display_name(original)}：{exc}"))
-        stored = [r for r in results if isinstance(r, StoredUpload)]
+                lines.append(("error", f"{display_name(original)}：{exc}"))
+                status.move("failed", message=str(exc))
         if not stored:
-            return [r for r in results if not isinstance(r, StoredUpload)]
-        with self._ingest_lock:
-            report = ingest([u.path for u in stored], settings, self.assistant.embedder, progress=progress)
-            self._reload(settings.kb)
-        lines = [r if not isinstance(r, StoredUpload) else self._outcome(r, report, settings.kb) for r in results]
+            return lines
+        if not self._ingest_lock.acquire(blocking=False):
+            for _, status, _ in stored:
+                status.move("waiting")
+            self._ingest_lock.acquire()
+        replaced: list[StatusLine] = []
+        try:
+            for upload, status, at in stored:
+                lines[at], removed = self._ingest_one(upload, status, settings)
+                replaced.extend(removed)
+        finally:
+            self._ingest_lock.release()
+        return lines + replaced
+
+    def _ingest_one(
+        self, upload: StoredUpload, status: FileStatus, settings: Settings
+    ) -> tuple[StatusLine, list[StatusLine]]:
+        def progress(stage: str, done: int, total: int) -> None:
+            status.move("ocr" if stage == "ocr" else "embedding", done, total)
+
+        status.move("parsing")
+        report = ingest([upload.path], settings, self.assistant.embedder, progress=progress)
+        self._reload(settings.kb)  # answerable now, and its entry readable for the line below
+        line = self._outcome(upload, report, settings.kb)
+        state = {"ok": "done", "warn": "unchanged"}.get(line[0], "failed")
+        status.move(state, message=line[1].removeprefix(f"{upload.original_name}："))
+        removed: list[StatusLine] = []
         for path in report.removed:
             remove_stored(Path(path), self.settings.uploads_dir)
-            lines.append(("warn", f"{Path(path).name}：与新上传的文件内容相同，已由新文件替换。"))
-        return lines
+            removed.append(("warn", f"{Path(path).name}：与新上传的文件内容相同，已由新文件替换。"))
+        return line, removed
 
     def _outcome(self, upload: StoredUpload, report: IngestReport, kb: str) -> StatusLine:
         path = str(upload.path)
@@ -277,7 +328,7 @@ def build_services(settings: Settings, echo: Echo = print) -> Services:
     from qa.retrieve import CrossEncoderReranker
 
     echo("正在加载向量模型……")
-    embedder = SentenceTransformerEmbedder(settings)
+    embedder = SentenceTransformerEmbedder(settings, notify=echo)
     ensure_index(settings, embedder, echo)
     assistant = Assistant(settings, embedder, llm=build_llm(settings))
     if settings.reranker:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -378,6 +379,90 @@ def test_upload_a_file_ask_about_it_then_remove_it(page: Any, tmp_path: Path) ->
     assert "星河" not in page.locator("#yiju-docs").inner_text()
     page.get_by_role("tab", name="问答").click()
     assert "资料不足" in ask(page, "星河仪表科技有限公司的注册资本是多少？").inner_text()
+
+
+OWN_LATIN = {  # the page's own bilingual labels, and the suffixes it lists
+    *[
+        "Yiju",
+        "grounded",
+        "answers",
+        "from",
+        "your",
+        "documents",
+        "Sources",
+        "Base",
+        "URL",
+        "Model",
+        "API",
+        "Key",
+        "Temperature",
+        "top_k",
+        "LLM",
+    ],
+    *["OpenAI", "JSONL", "CSV", "OCR"],
+    *[
+        "txt",
+        "md",
+        "markdown",
+        "docx",
+        "pdf",
+        "html",
+        "htm",
+        "png",
+        "jpg",
+        "jpeg",
+        "tif",
+        "tiff",
+        "webp",
+        "pptx",
+        "xlsx",
+        "csv",
+    ],
+}
+
+
+def test_gradio_texts_are_chinese_in_an_english_browser(browser: Any, app: RunningApp) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.goto(app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#yiju-question textarea")
+    try:
+        for tab in ("问答", "文档库", "设置", "反馈"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(500)
+            text = page.locator("body").inner_text()
+            names = page.evaluate("() => document.querySelector('#yiju-docs')?.innerText || ''")  # its file names
+            latin = set(re.findall(r"[A-Za-z][A-Za-z_]{2,}", text)) - set(re.findall(r"[A-Za-z_]+", names))
+            assert latin <= OWN_LATIN, (tab, sorted(latin - OWN_LATIN))
+            if tab == "文档库":
+                assert "将文件拖放到此处" in text and "Drop File Here" not in text
+    finally:
+        context.close()
+
+
+def test_an_upload_shows_each_files_progress_moving_before_it_finishes(page: Any, tmp_path: Path) -> None:
+    long_doc = tmp_path / "园区企业名录.txt"
+    rows = (
+        f"第{i}号企业位于园区{i % 17 + 1}号楼，主营业务为第{i * 7 % 23 + 1}类精密零件加工，员工{i * 3 + 20}人。"
+        for i in range(400)
+    )
+    long_doc.write_text("# 园区企业名录\n\n" + "\n\n".join(rows), encoding="utf-8")
+    page.get_by_role("tab", name="文档库").click()
+    page.locator("#yiju-upload input[type=file]").set_input_files([str(long_doc)])
+    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('园区企业名录')")
+    page.locator("#yiju-ingest").click()
+    # Part-way: the file's row shows passages embedded so far, as text and as a bar, and no Gradio progress anywhere.
+    page.wait_for_function(
+        """() => { const bar = document.querySelector('#yiju-ingest-status table.yiju-files progress');
+                   return bar && bar.value > 0 && bar.value < bar.max; }""",
+        timeout=120_000,
+    )
+    row = page.locator("#yiju-ingest-status tr.yiju-file-embedding").inner_text()
+    assert "园区企业名录.txt" in row and re.search(r"向量化段落 \d+/\d+", row)
+    assert page.locator(".progress-text, .eta-bar, .progress-level").count() == 0
+    assert "queue" not in page.locator("body").inner_text()
+    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=240_000)
+    assert "园区企业名录.txt：已入库" in page.locator("#yiju-ingest-status").inner_text()
 
 
 def test_connection_test_reports_success_and_failure(page: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from core.types import REFUSAL_TEXT, Answer
 from qa.assistant import Assistant
 from qa.feedback import FeedbackStore
 from tests.support.openai_server import ScriptedOpenAIServer
+from ui import render
 from ui.chat import GENERIC_ERROR, ChatSession, give_feedback, respond
-from ui.services import Preferences, Services, ensure_index
+from ui.services import FileStatus, Preferences, Services, ensure_index
 
 pytestmark = pytest.mark.integration
 
@@ -392,3 +394,49 @@ def test_the_last_document_cannot_be_removed(services: Services) -> None:
         services.remove_document(entry.doc_id)
     with pytest.raises(ConfigError, match="已不在文档库中"):
         services.remove_document("no-such-document")
+
+
+def test_each_uploaded_file_reports_its_stage_and_waits_for_another_upload(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.pipeline
+
+    monkeypatch.setattr(ingest.pipeline, "_PROGRESS_STEP", 8)  # 40 passages: five reports
+    story = tmp_path / "story.txt"
+    story.write_text(
+        "# 青禾农机合作社简介\n\n"
+        + "\n\n".join(f"青禾农机合作社第{i}号仓库存放播种机{i * 3}台。" for i in range(1, 41)),
+        encoding="utf-8",
+    )
+    tool = tmp_path / "tool.exe"
+    tool.write_bytes(b"MZ\x90\x00")
+    board = [FileStatus("story.txt"), FileStatus("tool.exe")]
+    seen: list[tuple[str, int, int]] = []
+
+    def watch() -> None:  # what the page would poll
+        while not finished.is_set():
+            first = board[0]
+            seen.append((first.state, first.done, first.total))
+            time.sleep(0.005)
+
+    finished = threading.Event()
+    watcher = threading.Thread(target=watch)
+    services._ingest_lock.acquire()  # another upload is being ingested
+    worker = threading.Thread(
+        target=lambda: services.add_files([(story, "story.txt"), (tool, "tool.exe")], statuses=board)
+    )
+    watcher.start()
+    worker.start()
+    time.sleep(1.0)
+    assert board[0].state == "waiting" and board[1].state == "failed" and ".exe" in board[1].message
+    services._ingest_lock.release()
+    worker.join(timeout=300)
+    finished.set()
+    watcher.join()
+
+    assert board[0].state == "done" and "个段落" in board[0].message
+    states = [s for s, _, _ in seen]
+    assert states.index("waiting") < states.index("parsing") < states.index("embedding") < states.index("done")
+    assert any(state == "embedding" and 0 < done < total for state, done, total in seen)  # moved before the end
+    html = render.upload_board(board)
+    assert "story.txt" in html and "已入库（40 个段落" in html and "失败：不支持的文件类型 .exe" in html
