@@ -48,7 +48,10 @@ HEAD = """
 """
 
 CSS = """
-.gradio-container { max-width: 1400px !important; margin: 0 auto !important; }
+/* The page is as wide as the window (up to 1400px) from the start: otherwise it grows with its content, and the
+   columns jumped wider after the first answer or when a file was chosen. */
+.gradio-container { width: 100% !important; max-width: 1400px !important; margin: 0 auto !important; }
+.gradio-container > .main, .gradio-container .wrap:has(> main.contain), .gradio-container main.contain { width: 100%; }
 .yiju-header { padding: 6px 4px 2px; }
 .yiju-header h1 { font-size: 24px; font-weight: 700; margin: 0; letter-spacing: 0.04em; }
 .yiju-header h1 .yiju-en { font-size: 15px; font-weight: 500; color: var(--body-text-color-subdued); margin-left: 8px; letter-spacing: 0; }

@@ -465,6 +465,24 @@ def test_an_upload_shows_each_files_progress_moving_before_it_finishes(page: Any
     assert "园区企业名录.txt：已入库" in page.locator("#yiju-ingest-status").inner_text()
 
 
+def test_the_layout_keeps_its_widths_after_an_answer_and_a_chosen_file(page: Any, tmp_path: Path) -> None:
+    def width(selector: str) -> float:
+        return page.locator(selector).bounding_box()["width"]
+
+    chat, sources = width("#yiju-chat"), width("#yiju-sources")
+    ask(page, QUESTION)
+    assert (width("#yiju-chat"), width("#yiju-sources")) == (chat, sources)
+
+    page.get_by_role("tab", name="文档库").click()
+    upload = width("#yiju-upload")
+    named = tmp_path / ("一份文件名特别长的" * 6 + "通知.txt")
+    named.write_text("# 通知\n\n内容。", encoding="utf-8")
+    page.locator("#yiju-upload input[type=file]").set_input_files([str(named)])
+    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('通知')")
+    assert width("#yiju-upload") == upload and width("#yiju-docs") == upload
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def test_connection_test_reports_success_and_failure(page: Any) -> None:
     with ScriptedOpenAIServer(api_key="sk-e2e-test-key-1234") as server:
         page.get_by_role("tab", name="设置").click()
