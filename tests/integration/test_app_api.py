@@ -433,6 +433,7 @@ def test_each_uploaded_file_reports_its_stage_and_waits_for_another_upload(
     worker.join(timeout=300)
     finished.set()
     watcher.join()
+    seen.append((board[0].state, board[0].done, board[0].total))  # the last look, after the upload returned
 
     assert board[0].state == "done" and "个段落" in board[0].message
     states = [s for s, _, _ in seen]
