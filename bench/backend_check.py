@@ -14,7 +14,7 @@ import numpy as np
 
 from bench.corpus import Corpus
 from bench.quality import exact_top_k, rank_metrics
-from qa.evaluate import hit_rank, passage_hits
+from eval.scoring import hit_rank, passage_hits
 
 
 def check_subset(corpus: Corpus, contexts: int) -> tuple[list[str], list[Any]]:

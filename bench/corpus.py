@@ -17,11 +17,11 @@ from pathlib import Path
 
 from core.settings import Settings
 from core.types import Document, Passage
+from eval.datasets import CorpusDocument, crud_rag_documents, load_squad
+from eval.scoring import Question
 from ingest.chunk import chunk_document
 from ingest.clean import clean_text
 from ingest.load import content_hash
-from qa.datasets import CorpusDocument, crud_rag_documents, load_squad
-from qa.evaluate import Question
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CMRC_DEV = SHARED / "cmrc2018" / "cmrc2018_dev.json"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.evaluate import Question, hit_rank
+from eval.scoring import Question, hit_rank
 
 METHODS = ("dense", "bm25", "hybrid")
 

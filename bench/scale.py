@@ -18,8 +18,8 @@ from bench.corpus import CorpusDoc, write_files
 from bench.quality import exact_top_k, overlap_at_k, retrieval_quality
 from bench.query_bench import ask_latency, langchain_latency, percentiles, retrieval_latency, time_each
 from bench.vector_cache import cache_key
+from eval.scoring import Question
 from ingest.index import build_dense, load_index
-from qa.evaluate import Question
 
 ROOT = Path(__file__).resolve().parents[1]
 

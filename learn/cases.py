@@ -107,9 +107,9 @@ NEWS_DISTRACTORS = 200
 def news_items(src: Source) -> tuple[list[Item], list[object]]:
     """A JSONL set on CRUD-RAG stories: its questions with their story as context, and the stories
     plus ``NEWS_DISTRACTORS`` other news documents to index (as the news evaluation does)."""
+    from eval.datasets import crud_rag_documents, crud_rag_references, crud_rag_texts
+    from eval.scoring import load_questions
     from learn.sources import ROOT
-    from qa.datasets import crud_rag_documents, crud_rag_references, crud_rag_texts
-    from qa.evaluate import load_questions
 
     questions = [q for q in load_questions(ROOT / src.path) if q.id.startswith(src.ids)]
     stories = crud_rag_texts(sorted({q.doc for q in questions}))
@@ -126,9 +126,9 @@ def _index(
     work: Path,
     docs: Sequence[object] | None = None,
 ) -> object:
+    from eval.datasets import squad_document, write_corpus
     from ingest.index import load_index
     from ingest.pipeline import ingest
-    from qa.datasets import squad_document, write_corpus
 
     if docs is None:
         docs = list({(i.title, i.context): squad_document(i.title, i.context) for i in items}.values())

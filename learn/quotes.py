@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eval.datasets import crud_rag_texts
+from eval.scoring import load_questions
 from learn.sources import ROOT
-from qa.datasets import crud_rag_texts
-from qa.evaluate import load_questions
 from qa.extractive import split_sentences
 
 QUOTES = ROOT / "eval" / "quote_questions.jsonl"

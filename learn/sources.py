@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.text import to_simplified
-from qa.datasets import title_bucket
+from eval.datasets import title_bucket
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

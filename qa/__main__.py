@@ -66,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     kb_delete.add_argument("--index", type=Path, help="FAISS 索引目录（默认 data/index，或 YIJU_INDEX_DIR）")
     kb_delete.add_argument("--store", choices=["faiss", "milvus"], help="索引引擎（默认 faiss，或 YIJU_STORE）")
 
-    from qa.evaluate_cli import add_eval_parsers
+    from eval.cli import add_eval_parsers
 
     add_eval_parsers(sub, _common)
-    from qa.fit_gate import add_parser as add_fit_gate_parser
+    from learn.fit_gate import add_parser as add_fit_gate_parser
 
     add_fit_gate_parser(sub, _common)
-    from qa.fit_english import add_parser as add_fit_english_parser
+    from learn.fit_english import add_parser as add_fit_english_parser
 
     add_fit_english_parser(sub, _common)
     return parser

@@ -39,7 +39,7 @@ __all__ = ["MARKER", "Claim", "canonical_citations", "split_claims", "strip_cita
 
 UNBOUNDED = 999  # passage numbers accepted when the caller does not say how many passages there are
 
-# The plain form as it was always read (also what qa.evaluate strips from answers).
+# The plain form as it was always read (also what eval.scoring strips from answers).
 MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 _CANONICAL = re.compile(r"\s*\[(\d{1,3})\]")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from qa.datasets import load_rgb, scope_for, spread, write_corpus
-from qa.evaluate import contains, evaluate, load_questions, run_questions
+from eval.datasets import load_rgb, scope_for, spread, write_corpus
+from eval.scoring import contains, evaluate, load_questions, run_questions
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_CACHE = ROOT / ".cache" / "models"

@@ -15,8 +15,8 @@ from bench.query_bench import percentiles
 from bench.report import headline, markdown
 from bench.vector_cache import CachingEmbedder, VectorStore, cache_key
 from core.types import Passage
+from eval.datasets import CorpusDocument
 from ingest.embed import length_sorted_batches, mean_pool_normalize, pad_batch
-from qa.datasets import CorpusDocument
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from ingest.chunk import chunk_document
-from ingest.load import load_document
-from qa.datasets import (
+from eval.datasets import (
     CorpusDocument,
     Dataset,
     cleaner_problems,
@@ -27,7 +25,9 @@ from qa.datasets import (
     spread,
     write_corpus,
 )
-from qa.evaluate import contains, hit_rank, match_key
+from eval.scoring import contains, hit_rank, match_key
+from ingest.chunk import chunk_document
+from ingest.load import load_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"

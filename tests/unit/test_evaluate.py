@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from core.types import REFUSAL_TEXT
-from qa.evaluate import (
+from eval.report import summary_table, worst_failures, write_report
+from eval.scoring import (
     Question,
     _EmbeddingMemo,
     _Runner,
@@ -27,7 +28,6 @@ from qa.evaluate import (
     score_record,
     sweep_points,
 )
-from qa.report import summary_table, worst_failures, write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_FIRMS = "数据显示，我国中小微企业数量已超过5200万户。"
@@ -325,7 +325,7 @@ def test_report_json_has_no_nan(tmp_path: Path) -> None:
 
 def test_answers_saved_by_other_code_are_set_aside_not_resumed(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from core.errors import ConfigError
-    from qa.evaluate_cli import _check_resume, code_version
+    from eval.cli import _check_resume, code_version
 
     settings = {"dataset": "q.jsonl", "strictness": 0.5}
     _check_resume(tmp_path, {**settings, "code": "old"})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from qa.fit_english import fit_report, render_markdown, run
+from learn.fit_english import fit_report, render_markdown, run
 
 
 def _rows(half: str, answerable: list[float], unanswerable: list[float]) -> list[dict]:

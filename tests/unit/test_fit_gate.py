@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.fit_gate import corpus_passages, memory_index
+from learn.fit_gate import corpus_passages, memory_index
 from qa.retrieve import HybridRetriever
 
 

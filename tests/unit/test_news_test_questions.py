@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.datasets import crud_rag_references
-from qa.evaluate import contains
+from eval.datasets import crud_rag_references
+from eval.scoring import contains
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "news_test_questions.jsonl"

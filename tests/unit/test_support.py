@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from learn.fit_gate import QuestionFeatures, auc, fit_gate, fit_logistic, operating_point, question_score
 from qa.extractive import ENGLISH_SENTENCE_WEIGHTS, SENTENCE_FEATURES, SENTENCE_WEIGHTS
-from qa.fit_gate import QuestionFeatures, auc, fit_gate, fit_logistic, operating_point, question_score
 from qa.support import DEFAULT_GATE, FEATURES, Evidence, GateModel, decide, evidence_for, requirements_met
 from qa.terms import analyze, required_missing
 
@@ -291,7 +291,7 @@ def test_times_of_the_question_may_be_in_the_opening_of_the_article() -> None:
 
 
 def test_the_operating_point_is_stable_where_balanced_accuracy_is_flat() -> None:
-    from qa.fit_gate import stable_threshold
+    from learn.fit_gate import stable_threshold
 
     rng = np.random.default_rng(3)
     scores = np.concatenate([rng.normal(0.7, 0.1, 300), rng.normal(0.4, 0.1, 300)])

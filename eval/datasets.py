@@ -38,9 +38,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from core.errors import YijuError
+from eval.scoring import Question, contains, load_questions
 from ingest.chunk import sentence_spans
 from ingest.index import Index
-from qa.evaluate import Question, contains, load_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = ROOT / "seeds"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.evaluate import METHODS, bootstrap_intervals
+from eval.scoring import METHODS, bootstrap_intervals
 
 ROOT = Path(__file__).resolve().parents[1]
 

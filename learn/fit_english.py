@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.fit_gate import ROOT, auc, fit_sentence_weights, sentence_rows, stable_threshold, top_sentence_accuracy
+from learn.fit_gate import ROOT, auc, fit_sentence_weights, sentence_rows, stable_threshold, top_sentence_accuracy
 
 QUESTIONS = ROOT / "eval" / "english_questions.jsonl"
 INDEX = ROOT / "eval" / "results" / "english" / "index"
@@ -41,8 +41,8 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
 def run(args: argparse.Namespace) -> int:
     from core.errors import ConfigError
     from core.settings import Settings
+    from eval.scoring import load_questions
     from qa.build import build_assistant
-    from qa.evaluate import load_questions
 
     index = args.index or INDEX
     if not (index / "CURRENT").exists():

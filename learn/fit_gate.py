@@ -684,7 +684,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 if __name__ == "__main__":
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m qa.fit_gate")
+    parser = argparse.ArgumentParser(prog="python -m learn.fit_gate")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub, lambda p: p.add_argument("--model"))
     parsed = parser.parse_args(["fit-gate", *sys.argv[1:]])

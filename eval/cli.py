@@ -153,9 +153,9 @@ def _check_resume(out: Path, fingerprint: dict[str, Any]) -> None:
 
 
 def _build_index(dataset: Any, settings: Settings, embedder: Any, out: Path) -> None:
+    from eval.datasets import cleaner_problems, write_corpus
     from ingest.index import read_manifest
     from ingest.pipeline import ingest
-    from qa.datasets import cleaner_problems, write_corpus
 
     roots = list(dataset.folders)
     if dataset.documents:
@@ -223,11 +223,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from eval.datasets import CRUD_RAG_DIR, detect_format, load_dataset, scope_for
+    from eval.report import summary_table, write_report
+    from eval.scoring import metrics, run_questions, sweep_points
     from ingest.embed import SentenceTransformerEmbedder
     from ingest.index import load_index
-    from qa.datasets import CRUD_RAG_DIR, detect_format, load_dataset, scope_for
-    from qa.evaluate import metrics, run_questions, sweep_points
-    from qa.report import summary_table, write_report
 
     if not args.questions.exists():
         raise YijuError(f"问题文件 {args.questions} 不存在。")
