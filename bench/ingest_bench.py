@@ -1,11 +1,13 @@
 """Ingest throughput, side by side on the same documents.
 
-Four contenders, run in interleaved rounds (each round a different part of
+Five contenders, run in interleaved rounds (each round a different part of
 the sample, the order rotated) so that a change in machine load hits them
 alike:
 
 * ``pipeline``: ``ingest.pipeline.ingest`` on the files (load, clean, chunk,
-  embed, BM25, FAISS, write) with the product's embedder;
+  embed, BM25, FAISS, write) with the product's embedder, passages only;
+* ``pipeline_sentences``: the same with the sentence vectors the answerer reads
+  (``ingest.sentence_vectors``, on by default): what a user waits for;
 * ``raw_encode``: ``SentenceTransformer.encode`` (torch) on the pipeline's
   passage texts, nothing else;
 * ``raw_runtime``: the product's embedding runtime alone on the same texts
@@ -29,7 +31,7 @@ from typing import Any
 from bench.corpus import CorpusDoc, write_files
 from core.settings import Settings
 
-CONTENDERS = ("pipeline", "raw_encode", "raw_runtime", "langchain")
+CONTENDERS = ("pipeline", "pipeline_sentences", "raw_encode", "raw_runtime", "langchain")
 
 
 @dataclass
@@ -136,10 +138,11 @@ def _contender(
     prompt = setup.embedder.passage_prompt
     batch = setup.settings.embed_batch_size
 
-    def pipeline() -> tuple[int, int]:
+    def pipeline(sentence_vectors: bool = False) -> tuple[int, int]:
         from ingest.pipeline import ingest
 
-        report = ingest([files], setup.settings.replace(index_dir=index), setup.embedder, rebuild=True)
+        settings = setup.settings.replace(index_dir=index / name, sentence_vectors=sentence_vectors)
+        report = ingest([files], settings, setup.embedder, rebuild=True)
         return report.passages, chars
 
     def raw_encode() -> tuple[int, int]:
@@ -155,7 +158,13 @@ def _contender(
         _, n, n_chars = langchain_ingest(files, setup.lc_embeddings, splitter)
         return n, n_chars
 
-    return {"pipeline": pipeline, "raw_encode": raw_encode, "raw_runtime": raw_runtime, "langchain": langchain}[name]
+    return {
+        "pipeline": pipeline,
+        "pipeline_sentences": lambda: pipeline(sentence_vectors=True),
+        "raw_encode": raw_encode,
+        "raw_runtime": raw_runtime,
+        "langchain": langchain,
+    }[name]
 
 
 def compare_ingest(docs: Sequence[CorpusDoc], setup: IngestSetup, rounds: int) -> dict[str, Any]:
@@ -187,7 +196,8 @@ def reingest_check(docs: Sequence[CorpusDoc], setup: IngestSetup) -> dict[str, A
 
     write_files(extra, first / "files")
     started = time.perf_counter()
-    report = ingest([first / "files"], setup.settings.replace(index_dir=first / "index"), setup.embedder)
+    index = first / "index" / "pipeline_sentences"
+    report = ingest([first / "files"], setup.settings.replace(index_dir=index), setup.embedder)
     return {
         "seconds": round(time.perf_counter() - started, 3),
         "passages": report.passages,

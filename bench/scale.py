@@ -150,9 +150,15 @@ def measure_scale(
     print(f"[{n}] query latency…", flush=True)
     retriever = HybridRetriever(index, ctx.embedder, candidates=ctx.candidates)
     result["latency"] = retrieval_latency(retriever, ctx.latency_questions, ctx.embedder.clear_cache)
-    assistant = Assistant(ctx.settings, ctx.embedder, index=index)
     asked = ctx.latency_questions[: ctx.ask_questions]
+    here = ctx.settings.replace(index_dir=folder / "index")  # where the build stored the sentence vectors
+    assistant = Assistant(here, ctx.embedder, index=index)
     result["latency"]["ask"] = guarded(lambda: ask_latency(assistant, asked, ctx.embedder.clear_cache))
+    # The same answers with every sentence embedded per question (YIJU_SENTENCE_VECTORS=false, nothing stored).
+    per_question = Assistant(here.replace(sentence_vectors=False), ctx.embedder, index=index)
+    result["latency"]["ask_per_question_vectors"] = guarded(
+        lambda: ask_latency(per_question, asked, ctx.embedder.clear_cache)
+    )
     qvecs = ctx.embedder.embed_queries(ctx.latency_questions)
     result["dense_variants"] = dense_variants(index, other, other_build_s, qvecs)
     if ctx.lc_embeddings is not None:

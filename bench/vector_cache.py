@@ -73,6 +73,7 @@ class CachingEmbedder:
         self.tag = tag
         self.name = inner.name
         self.dim = inner.dim
+        self.passage_prompt = inner.passage_prompt  # sentence vectors are keyed by it (ingest.sentence_vectors)
         self.embedded = 0  # texts that were not in the cache
 
     def _cached(self, texts: Sequence[str], prompt: str, embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:

@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyp
     from ingest.pipeline import ingest
 
     bar: tqdm | None = None
-    names = {"ocr": ("识别页面", "页"), "embed": ("向量化", "段")}
+    names = {"ocr": ("识别页面", "页"), "embed": ("向量化", "段"), "sentences": ("向量化句子", "句")}
 
     def progress(stage: str, done: int, total: int) -> None:
         nonlocal bar
@@ -77,6 +77,8 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
         f"完成：{report.documents} 个文档，{report.passages} 个段落"
         f"（新向量化 {report.embedded}，复用 {report.reused}），用时 {report.seconds:.1f} 秒。"
     )
+    if report.sentences_embedded:
+        print(f"为回答存下 {report.sentences_embedded} 个句子向量。")
     print(f"新增或更新 {len(report.added)}，未变 {len(report.unchanged)}，移除 {len(report.removed)}。")
     for path in report.removed:
         print(f"  移除：{path}")

@@ -25,6 +25,30 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_MIN_SENTENCE = 6  # shorter "sentences" (a dateline, a lone 对。) are never quoted
+_ATTRIBUTION = re.compile(r"[^，。！？“”]{2,30}(?:说|表示|介绍|指出|认为|强调|坦言|告诉记者)[。！]?")
+
+
+def split_sentences(passage: str) -> list[tuple[int, int, str]]:
+    """(start, end, stripped text) of the sentences of a passage worth quoting.
+
+    A short attribution after a quotation (``“……。”潘波说。``) stays with it:
+    the speaker is part of what the quote says.
+    """
+    out: list[tuple[int, int, str]] = []
+    for s, e in sentence_spans(passage):
+        text = passage[s:e]
+        lead = len(text) - len(text.lstrip())
+        text = text.strip()
+        start, end = s + lead, s + lead + len(text)
+        if out and _ATTRIBUTION.fullmatch(text) and out[-1][2].endswith(("”", "」", "』")):
+            prev_start = out[-1][0]
+            out[-1] = (prev_start, end, passage[prev_start:end])
+        elif len(text) >= _MIN_SENTENCE:
+            out.append((start, end, text))
+    return out
+
+
 def _pieces(start: int, end: int, text: str, max_chars: int) -> list[tuple[int, int]]:
     """Greedy groups of whole sentences of at most ``max_chars`` each."""
     if end - start <= max_chars:

@@ -25,6 +25,7 @@ from ingest.embed import Embedder
 from ingest.index import DocumentEntry, text_hash
 from ingest.load import Skipped, iter_files, load_document
 from ingest.ocr import Ocr
+from ingest.sentence_vectors import SentenceVectors, open_sentence_vectors
 from ingest.store import Store, StoreWriter, open_writer
 
 Progress = Callable[[str, int, int], None]
@@ -36,6 +37,7 @@ class IngestReport:
     passages: int = 0
     embedded: int = 0
     reused: int = 0
+    sentences_embedded: int = 0  # sentence vectors stored for answering (ingest.sentence_vectors)
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -99,7 +101,12 @@ def ingest(
     adds = [d for d in found.values() if not _unchanged(d, entries, same_chunking, deleted)]
     if current is not None and not same_chunking:  # every kept document is chunked anew
         adds += [current.documents[i] for i in entries if i not in found and i not in deleted]
-    added = _add(adds, current, writer, embedder, settings, entries, report, progress)
+    sentences = open_sentence_vectors(settings, embedder) if adds else None
+    try:
+        added = _add(adds, current, writer, embedder, sentences, settings, entries, report, progress)
+    finally:
+        if sentences is not None:
+            sentences.close()
     for doc_id in deleted:
         writer.delete(doc_id)
     report.index_path = writer.commit()
@@ -144,12 +151,14 @@ def _add(
     current: Store | None,
     writer: StoreWriter,
     embedder: Embedder,
+    sentences: SentenceVectors | None,
     settings: Settings,
     entries: dict[str, DocumentEntry],
     report: IngestReport,
     progress: Progress | None,
 ) -> dict[str, int]:
-    """Chunk, embed (reusing known vectors) and add ``documents``, in order; returns their passage counts."""
+    """Chunk, embed (reusing known vectors) and add ``documents``, in order; returns their passage counts.
+    With ``sentences``, the passages' quotable sentences are embedded and kept too."""
     chunked = [chunk_document(d, settings.max_passage_chars, settings.min_passage_chars) for d in documents]
     hashes = {text_hash(p.text) for passages in chunked for p in passages}
     known = current.vectors_for(hashes) if current is not None and hashes else {}
@@ -175,6 +184,11 @@ def _add(
             for _, _, matrix, missing in batch:
                 for i in missing:
                     matrix[i] = next(vectors)
+        if sentences is not None:
+            report.sentences_embedded += sentences.prime(
+                (p.text for _, passages, _, _ in batch for p in passages),
+                (lambda d, t: progress("sentences", d, t)) if progress else None,
+            )
         for doc, passages, matrix, _ in batch:
             old = entries.get(doc.doc_id)
             writer.add(doc, passages, matrix, old.ingested_at if old else now)

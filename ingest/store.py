@@ -23,6 +23,7 @@ from core.errors import ConfigError, ModelMismatchError
 from core.settings import Settings
 from core.types import Document, Passage
 from ingest.index import Manifest
+from ingest.sentence_vectors import forget_sentence_vectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ def delete_kb(settings: Settings) -> None:
         from ingest.milvus_store import drop_milvus_kb
 
         drop_milvus_kb(settings)
+        forget_sentence_vectors(settings)
         return
     from ingest.faiss_store import drop_faiss_kb
 

@@ -18,6 +18,7 @@ from core.text import normalize
 from core.types import REFUSAL_TEXT, Answer, Document, Passage, ScoredPassage, Support
 from ingest.embed import Embedder
 from ingest.index import Index
+from ingest.sentence_vectors import open_sentence_vectors
 from ingest.store import Store, open_store
 from qa.extractive import (
     SentenceHit,
@@ -77,6 +78,8 @@ class Assistant:
         tuned one its artefact names, else ``embedder``)."""
         self.settings = settings
         self.embedder = embedder
+        # Passage sentences' vectors, stored at ingest (the rules answerer compares them with the question).
+        self.sentences: Embedder = open_sentence_vectors(settings, embedder) or embedder
         self.index = index or open_store(settings)
         self.llm = llm
         self.gate = gate
@@ -160,7 +163,7 @@ class Assistant:
         or the fitted ones) and judge whether they support an answer: everything before answering."""
         retrieved = self.retriever.search(query, k=self.settings.top_k)
         analysis = analyze(query)
-        hits = sentence_hits(analysis, retrieved, self.embedder, query, weights=sentence_weights)
+        hits = sentence_hits(analysis, retrieved, self.sentences, query, weights=sentence_weights)
         support, anchor = self.judge(analysis, retrieved, hits)
         return Assessment(analysis, retrieved, hits, support, anchor)
 
@@ -186,7 +189,7 @@ class Assistant:
         parts = question_parts(analysis.question)
         part_hits = []
         if len(parts) > 1:  # each part scored on its own finds its sentence better than the whole message
-            part_hits = [sentence_hits(analyze(p), list(base.retrieved), self.embedder, p) for p in parts]
+            part_hits = [sentence_hits(analyze(p), list(base.retrieved), self.sentences, p) for p in parts]
         start = quote_start(analysis, hits, base.retrieved) if hits else anchor
         chosen = choose_sentences(analysis, hits, start, part_hits=part_hits)
         if len(parts) == 1 and not quotes_the_kind(analysis, chosen):

@@ -24,7 +24,7 @@ import numpy as np
 
 from core.text import normalize
 from core.types import ScoredPassage
-from ingest.chunk import sentence_spans
+from ingest.chunk import sentence_spans, split_sentences
 from ingest.embed import Embedder
 from qa.prompt import looks_like_instruction
 from qa.terms import (
@@ -41,9 +41,7 @@ from qa.terms import (
     typed_answer,
 )
 
-_MIN_SENTENCE = 6
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
-_ATTRIBUTION = re.compile(r"[^，。！？“”]{2,30}(?:说|表示|介绍|指出|认为|强调|坦言|告诉记者)[。！]?")
 
 SENTENCE_FEATURES = (
     "coverage",  # IDF-weighted share of the question's terms in the sentence
@@ -133,26 +131,6 @@ class Candidates:
 
     spans: list[tuple[int, int, int, str]]  # (passage rank, start, end, text)
     features: np.ndarray  # one row of SENTENCE_FEATURES per span
-
-
-def split_sentences(passage: str) -> list[tuple[int, int, str]]:
-    """(start, end, stripped text) of the sentences of a passage worth quoting.
-
-    A short attribution after a quotation (``“……。”潘波说。``) stays with it:
-    the speaker is part of what the quote says.
-    """
-    out: list[tuple[int, int, str]] = []
-    for s, e in sentence_spans(passage):
-        text = passage[s:e]
-        lead = len(text) - len(text.lstrip())
-        text = text.strip()
-        start, end = s + lead, s + lead + len(text)
-        if out and _ATTRIBUTION.fullmatch(text) and out[-1][2].endswith(("”", "」", "』")):
-            prev_start = out[-1][0]
-            out[-1] = (prev_start, end, passage[prev_start:end])
-        elif len(text) >= _MIN_SENTENCE:
-            out.append((start, end, text))
-    return out
 
 
 def _passage_rows(

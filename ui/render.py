@@ -349,14 +349,20 @@ _FILE_STATES = {
     "failed": "失败",
 }
 
+_STAGES = {
+    "ocr": "识别页面（OCR）{done}/{total} 页",
+    "embedding": "向量化段落 {done}/{total}",
+    "sentences": "向量化句子 {done}/{total}",
+}
+
 
 def upload_board(statuses: Sequence[FileStatus]) -> str:
     """One row per uploaded file (``ui.services.FileStatus``): its stage, with a bar while pages or passages
     are being processed, or its outcome."""
     rows = []
     for s in statuses:
-        if s.state in ("ocr", "embedding") and s.total:
-            what = f"识别页面（OCR）{s.done}/{s.total} 页" if s.state == "ocr" else f"向量化段落 {s.done}/{s.total}"
+        if s.state in _STAGES and s.total:
+            what = _STAGES[s.state].format(done=s.done, total=s.total)
             state = f'{what}<progress max="{s.total}" value="{s.done}"></progress>'
         else:
             state = esc(_FILE_STATES.get(s.state, s.state))

@@ -73,7 +73,8 @@ class Preferences:
 class FileStatus:
     """Where one uploaded file stands, updated by the ingest thread while the page polls it.
 
-    ``state``: queued, waiting (another upload holds the index), parsing, ocr, embedding, done, unchanged, failed.
+    ``state``: queued, waiting (another upload holds the index), parsing, ocr, embedding, sentences, done,
+    unchanged, failed.
     """
 
     name: str
@@ -231,7 +232,7 @@ class Services:
         self, upload: StoredUpload, status: FileStatus, settings: Settings
     ) -> tuple[StatusLine, list[StatusLine]]:
         def progress(stage: str, done: int, total: int) -> None:
-            status.move("ocr" if stage == "ocr" else "embedding", done, total)
+            status.move(stage if stage in ("ocr", "sentences") else "embedding", done, total)
 
         status.move("parsing")
         report = ingest([upload.path], settings, self.assistant.embedder, progress=progress)

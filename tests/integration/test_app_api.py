@@ -438,6 +438,9 @@ def test_each_uploaded_file_reports_its_stage_and_waits_for_another_upload(
     assert board[0].state == "done" and "个段落" in board[0].message
     states = [s for s, _, _ in seen]
     assert states.index("waiting") < states.index("parsing") < states.index("embedding") < states.index("done")
+    # Then the passages' sentences, stored for answering (40 passages of one sentence each).
+    assert states.index("embedding") < states.index("sentences") < states.index("done")
+    assert ("sentences", 40, 40) in seen
     assert any(state == "embedding" and 0 < done < total for state, done, total in seen)  # moved before the end
     html = render.upload_board(board)
     assert "story.txt" in html and "已入库（40 个段落" in html and "失败：不支持的文件类型 .exe" in html

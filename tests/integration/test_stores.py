@@ -14,6 +14,7 @@ import pytest
 from core.errors import ConfigError, IndexMissingError, ModelMismatchError, StoreError
 from core.settings import Settings
 from ingest.pipeline import ingest
+from ingest.sentence_vectors import sentence_vectors_path
 from ingest.store import delete_kb, list_kbs, open_store
 from qa.assistant import Assistant
 from qa.langchain_retriever import YijuRetriever
@@ -170,8 +171,10 @@ def test_knowledge_bases_are_separate(model_settings, embedder, tmp_path: Path, 
     assert list_kbs(other) == ["default", "factory"]
     top = HybridRetriever(open_store(other), embedder).search("丁公司在哪里建工厂", k=5)
     assert [r.passage.doc_name for r in top] == ["news.txt"]
+    assert sentence_vectors_path(other).is_file()  # the base's sentences, kept for answering
     delete_kb(other)
     assert list_kbs(other) == ["default"]
+    assert not sentence_vectors_path(other).exists()  # gone with the base, on either store
     with pytest.raises(IndexMissingError, match="--kb factory"):
         open_store(other)
 

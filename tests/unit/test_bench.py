@@ -143,6 +143,7 @@ def test_headline_and_markdown_from_results() -> None:
         "meta": {"quick": True},
         "ingest": {
             "pipeline": {"seconds": 10.0, "passages": 100, "passages_per_s": 10.0, "chars_per_s": 3000.0},
+            "pipeline_sentences": {"seconds": 18.0, "passages": 100, "passages_per_s": 5.6, "chars_per_s": 1700.0},
             "raw_encode": {"seconds": 20.0, "passages": 100, "passages_per_s": 5.0, "chars_per_s": 1500.0},
             "raw_runtime": {"seconds": 9.0, "passages": 100, "passages_per_s": 11.1, "chars_per_s": 3300.0},
             "langchain": {"seconds": 25.0, "passages": 120, "passages_per_s": 4.8, "chars_per_s": 1200.0},
@@ -155,8 +156,9 @@ def test_headline_and_markdown_from_results() -> None:
     assert h["ingest_vs_langchain_speedup"] == 2.5
     results["headline"] = h
     text = markdown(results)
-    assert "| yiju `ingest.pipeline.ingest` (files → index) | 100 |" in text
+    assert "| yiju `ingest.pipeline.ingest` (files → index), passages only | 100 |" in text
     assert "2.5×" in text
+    assert h["ingest_with_sentence_vectors_slowdown"] == 1.8 and "passages only, time: **1.8×**" in text
 
 
 def test_without_langchain_community_the_report_says_the_baseline_was_skipped(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -294,3 +294,18 @@ def test_an_english_question_gets_its_notices_in_english(company: tuple[Document
     chinese = render.answer_html(_answer("丙公司注册资本？", "丙公司 3000万元。[1]", cite, notice=ENGLISH_NOTICE), 1)
     assert ENGLISH_NOTICE in chinese
     assert render.is_english("How many SMEs are there in China?") and not render.is_english("中小企业有多少户？GDP")
+
+
+def test_the_upload_board_names_each_stage_with_its_counts_and_a_bar() -> None:
+    from ui.services import FileStatus
+
+    board = [
+        FileStatus("scan.pdf", "ocr", 2, 5),
+        FileStatus("a.txt", "embedding", 128, 300),
+        FileStatus("b.txt", "sentences", 40, 90),
+        FileStatus("c.txt", "failed", message="不支持的文件类型 .exe"),
+    ]
+    html = render.upload_board(board)
+    assert "识别页面（OCR）2/5 页" in html and "向量化段落 128/300" in html and "向量化句子 40/90" in html
+    assert html.count("<progress") == 3 and '<progress max="90" value="40">' in html
+    assert "失败：不支持的文件类型 .exe" in html
