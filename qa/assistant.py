@@ -78,9 +78,10 @@ class Assistant:
         tuned one its artefact names, else ``embedder``)."""
         self.settings = settings
         self.embedder = embedder
-        # Passage sentences' vectors, stored at ingest (the rules answerer compares them with the question).
-        self.sentences: Embedder = open_sentence_vectors(settings, embedder) or embedder
         self.index = index or open_store(settings)
+        # Passage sentences' vectors, stored at ingest (the rules answerer compares them with the question);
+        # opened after the store, so a missing knowledge base leaves no file behind.
+        self.sentences: Embedder = open_sentence_vectors(settings, embedder) or embedder
         self.llm = llm
         self.gate = gate
         self.learned: LearnedAnswerer | None = None
