@@ -595,3 +595,47 @@ def test_a_scanned_newspaper_page_is_cited_with_its_lines_marked_on_the_page(pag
     # the cited line is the first paragraph's: on the left column's upper part of the page
     assert frame["x"] <= first["x"] < frame["x"] + frame["width"] / 2
     assert frame["y"] < first["y"] < frame["y"] + frame["height"] / 2
+
+
+def _pick_kb(page: Any, name: str) -> None:
+    """Type ``name`` into the knowledge-base picker (a new name is allowed) and commit it."""
+    box = page.locator("#yiju-kb input")
+    box.click()
+    box.fill(name)
+    box.press("Enter")
+    page.locator("#yiju-question textarea").click()  # blur commits a custom value too
+    page.wait_for_function("(n) => document.querySelector('#yiju-kb input').value === n", arg=name)
+
+
+def test_a_new_knowledge_base_is_picked_filled_asked_and_kept_apart(page: Any, tmp_path: Path) -> None:
+    doc = tmp_path / "丁公司工厂.txt"
+    doc.write_text("# 丁公司新建智能工厂\n\n丁公司宣布在成都新建一座智能工厂，总投资八十亿元。\n", encoding="utf-8")
+    _pick_kb(page, "factory")
+    page.get_by_role("tab", name="文档库").click()
+    page.wait_for_function("() => !document.querySelector('#yiju-docs').innerText.includes('中小企业')")
+    page.locator("#yiju-upload input[type=file]").set_input_files([str(doc)])
+    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('丁公司工厂')")
+    page.locator("#yiju-ingest").click()
+    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=120_000)
+    assert "丁公司新建智能工厂" in page.locator("#yiju-docs").inner_text()
+
+    page.get_by_role("tab", name="问答").click()
+    page.locator("#yiju-only input").click()
+    assert page.get_by_role("option").all_inner_texts() == ["丁公司新建智能工厂（丁公司工厂.txt）"]
+    page.keyboard.press("Escape")
+    bubble = ask(page, "丁公司的智能工厂总投资多少？")
+    assert "八十亿元" in bubble.inner_text() and bubble.locator("a.yiju-cite").count() >= 1
+
+    _pick_kb(page, "default")
+    assert "资料不足" in ask(page, "丁公司的智能工厂总投资多少？").inner_text()
+    assert "5200万" in ask(page, QUESTION).inner_text()
+    page.get_by_role("tab", name="文档库").click()
+    docs = page.locator("#yiju-docs").inner_text()
+    assert "丁公司" not in docs and "中小企业" in docs
+
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector("#yiju-question textarea")
+    page.locator("#yiju-kb input").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[role=option]')].some(o => o.innerText.trim() === 'factory')"
+    )
