@@ -49,7 +49,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from ingest.embed import SentenceTransformerEmbedder
     from ingest.pipeline import ingest
 
-    settings = _settings(args)
+    settings = _settings(args).replace(sentence_vectors=not args.no_sentence_vectors)
     inner = SentenceTransformerEmbedder(settings, backend=args.backend)
     embedder = CachingEmbedder(
         inner, VectorStore(args.cache, inner.dim), f"{settings.embedding_model}/{inner.runtime_tag}"
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--model-cache", type=Path, required=True)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--no-sentence-vectors", action="store_true", help="build: passages only")
     args = parser.parse_args(argv)
     result = build(args) if args.command == "build" else serve(args)
     print(json.dumps(result))

@@ -198,3 +198,28 @@ def test_ocr_figures_reach_the_headline_and_the_report() -> None:
     results = {"ocr": ocr}
     assert headline(results)["ocr_pages_per_s"] == 0.25 and headline({})["ocr_pages_per_s"] is None
     assert "| one column, PNG | 4.0 | 99.50 % |" in ocr_table(results)
+
+
+def test_the_scale_table_says_how_the_sentence_vectors_were_stored() -> None:
+    from bench.report import scale_table
+
+    def scale(n: int, stored_by: str | None) -> dict:
+        p = {"p50_ms": 20.0, "p95_ms": 25.0}
+        latency = {"dense": p, "bm25": p, "hybrid": p, "ask": p, "ask_per_question_vectors": p}
+        if stored_by:
+            latency["ask_sentence_vectors"] = stored_by
+        q = {"recall_at_5": 0.9, "mrr_at_10": 0.8}
+        return {
+            "passages": n,
+            "dense_index": "flat",
+            "latency": latency,
+            "quality": {"dense": q, "bm25": q, "hybrid": q},
+            "serving": {"rss_mb": 700, "peak_rss_mb": 720},
+            "ingest_subprocess": {"peak_rss_mb": 600},
+            "disk": {"index_mb": 12.0, "raw_vectors_mb": 3.0},
+        }
+
+    rows = scale_table({"scales": [scale(10000, "ingest"), scale(175119, "first pass"), scale(2000, None)]})
+    assert "| 20.0 / 25.0 (ingest) |" in rows[2]
+    assert "| 20.0 / 25.0 (first pass) |" in rows[3]
+    assert "| 20.0 / 25.0 (ingest) |" in rows[4]  # results written before the option: stored at ingest
