@@ -152,7 +152,7 @@ def _check_resume(out: Path, fingerprint: dict[str, Any]) -> None:
     run_file.write_text(json.dumps(fingerprint, ensure_ascii=False, indent=1) + "\n", "utf-8")
 
 
-def _build_index(dataset: Any, settings: Settings, embedder: Any, out: Path) -> None:
+def _build_index(dataset: Any, settings: Settings, embedder: Any, out: Path, reader: Any = None) -> None:
     from eval.datasets import cleaner_problems, write_corpus
     from ingest.index import read_manifest
     from ingest.pipeline import ingest
@@ -175,7 +175,7 @@ def _build_index(dataset: Any, settings: Settings, embedder: Any, out: Path) -> 
         if not any(r == Path(d.path).resolve() or r in Path(d.path).resolve().parents for r in resolved)
     ]
     print(f"正在为 {', '.join(str(r) for r in roots)} 建索引（只向量化新增或改动的文件）…", file=sys.stderr)
-    report = ingest(roots, settings, embedder, remove_doc_ids=stale)
+    report = ingest(roots, settings, embedder, remove_doc_ids=stale, reader=reader)
     print(
         f"索引 {settings.resolved_index_dir}：{report.documents} 个文档，{report.passages} 个段落"
         f"（新向量化 {report.embedded}，复用 {report.reused}），用时 {report.seconds:.1f} 秒。",
@@ -195,7 +195,7 @@ def _check_index_has(index: Any, dataset: Any) -> None:
         )
 
 
-def _assistant(settings: Settings, embedder: Any, index: Any, mode: str) -> Any:
+def _assistant(settings: Settings, embedder: Any, index: Any, mode: str, reader: Any = None) -> Any:
     from qa.assistant import Assistant
     from qa.build import build_llm
     from qa.retrieve import CrossEncoderReranker
@@ -205,7 +205,7 @@ def _assistant(settings: Settings, embedder: Any, index: Any, mode: str) -> Any:
         llm = build_llm(settings)
         if llm is None:
             raise ConfigError("--mode llm 需要设置 YIJU_LLM_BASE_URL（以及 YIJU_LLM_MODEL、OPENAI_API_KEY）。")
-    assistant = Assistant(settings, embedder, index=index, llm=llm)
+    assistant = Assistant(settings, embedder, index=index, llm=llm, reader_embedder=reader)
     if settings.reranker:
         assistant.retriever.reranker = CrossEncoderReranker(settings.reranker)
     return assistant
@@ -228,6 +228,7 @@ def _run(args: argparse.Namespace) -> int:
     from eval.scoring import metrics, run_questions, sweep_points
     from ingest.embed import SentenceTransformerEmbedder
     from ingest.index import load_index
+    from qa.encoder import answering_reader_encoder
 
     if not args.questions.exists():
         raise YijuError(f"问题文件 {args.questions} 不存在。")
@@ -254,9 +255,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.build_index:
         _check_index_has(load_index(settings.resolved_index_dir), dataset)
     embedder = SentenceTransformerEmbedder(settings)
+    reader = answering_reader_encoder(settings)
     if args.build_index:
-        _build_index(dataset, settings, embedder, args.out)
-    assistant = _assistant(settings, embedder, load_index(settings.resolved_index_dir), args.mode)
+        _build_index(dataset, settings, embedder, args.out, reader)
+    assistant = _assistant(settings, embedder, load_index(settings.resolved_index_dir), args.mode, reader)
     scope = scope_for(assistant.index, dataset.scopes) if dataset.scopes is not None else None
     records = list(
         run_questions(

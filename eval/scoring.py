@@ -383,7 +383,7 @@ class _Runner:
             llm=llm,
             gate=self.base.gate,
             models=self.base.learned.models if self.base.learned else None,
-            reader_embedder=self.base.learned.reader.embedder if self.base.learned else None,
+            reader_embedder=self.base.reader_encoder,
         )
         assistant.retriever.reranker = self.base.retriever.reranker
         return assistant

@@ -49,9 +49,15 @@ def _run(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyp
 
     from ingest.embed import SentenceTransformerEmbedder
     from ingest.pipeline import ingest
+    from qa.encoder import answering_reader_encoder
 
     bar: tqdm | None = None
-    names = {"ocr": ("识别页面", "页"), "embed": ("向量化", "段"), "sentences": ("向量化句子", "句")}
+    names = {
+        "ocr": ("识别页面", "页"),
+        "embed": ("向量化", "段"),
+        "sentences": ("向量化句子", "句"),
+        "reader_sentences": ("向量化句子（阅读模型）", "句"),
+    }
 
     def progress(stage: str, done: int, total: int) -> None:
         nonlocal bar
@@ -65,8 +71,9 @@ def _run(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyp
         bar.update(done - bar.n)
 
     embedder = SentenceTransformerEmbedder(settings, show_progress=False)
+    reader = answering_reader_encoder(settings)
     try:
-        return ingest(args.paths, settings, embedder, rebuild=args.rebuild, progress=progress)
+        return ingest(args.paths, settings, embedder, rebuild=args.rebuild, progress=progress, reader=reader)
     finally:
         if bar is not None:
             bar.close()
@@ -79,6 +86,8 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
     )
     if report.sentences_embedded:
         print(f"为回答存下 {report.sentences_embedded} 个句子向量。")
+    if report.reader_sentences_embedded:
+        print(f"为阅读模型存下 {report.reader_sentences_embedded} 个句子向量。")
     print(f"新增或更新 {len(report.added)}，未变 {len(report.unchanged)}，移除 {len(report.removed)}。")
     for path in report.removed:
         print(f"  移除：{path}")

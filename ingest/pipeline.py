@@ -11,7 +11,7 @@ Milvus each document is added whole before the documents it replaces are deleted
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ class IngestReport:
     embedded: int = 0
     reused: int = 0
     sentences_embedded: int = 0  # sentence vectors stored for answering (ingest.sentence_vectors)
+    reader_sentences_embedded: int = 0  # the same from the learned reader's encoder, when one was given
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -88,8 +89,11 @@ def ingest(
     rebuild: bool = False,
     remove_doc_ids: Iterable[str] = (),
     progress: Progress | None = None,
+    reader: Embedder | None = None,
 ) -> IngestReport:
-    """Index ``paths`` (files or folders) into the knowledge base ``settings.kb`` on ``settings.store``."""
+    """Index ``paths`` (files or folders) into the knowledge base ``settings.kb`` on ``settings.store``.
+    ``reader``: the learned reader's own sentence encoder (``YIJU_ANSWERER=learned``), whose sentence
+    vectors are stored too."""
     started = time.perf_counter()
     chunking = {"max_chars": settings.max_passage_chars, "min_chars": settings.min_passage_chars}
     current, writer = open_writer(settings, embedder.name, embedder.dim, chunking, rebuild=rebuild)
@@ -101,12 +105,13 @@ def ingest(
     adds = [d for d in found.values() if not _unchanged(d, entries, same_chunking, deleted)]
     if current is not None and not same_chunking:  # every kept document is chunked anew
         adds += [current.documents[i] for i in entries if i not in found and i not in deleted]
-    sentences = open_sentence_vectors(settings, embedder) if adds else None
+    encoders = {"sentences": embedder, "reader_sentences": reader} if adds else {}
+    sentences = {stage: s for stage, e in encoders.items() if e and (s := open_sentence_vectors(settings, e))}
     try:
         added = _add(adds, current, writer, embedder, sentences, settings, entries, report, progress)
     finally:
-        if sentences is not None:
-            sentences.close()
+        for store in sentences.values():
+            store.close()
     for doc_id in deleted:
         writer.delete(doc_id)
     report.index_path = writer.commit()
@@ -151,14 +156,14 @@ def _add(
     current: Store | None,
     writer: StoreWriter,
     embedder: Embedder,
-    sentences: SentenceVectors | None,
+    sentences: Mapping[str, SentenceVectors],
     settings: Settings,
     entries: dict[str, DocumentEntry],
     report: IngestReport,
     progress: Progress | None,
 ) -> dict[str, int]:
     """Chunk, embed (reusing known vectors) and add ``documents``, in order; returns their passage counts.
-    With ``sentences``, the passages' quotable sentences are embedded and kept too."""
+    With ``sentences`` (by progress stage), the passages' quotable sentences are embedded and kept too."""
     chunked = [chunk_document(d, settings.max_passage_chars, settings.min_passage_chars) for d in documents]
     hashes = {text_hash(p.text) for passages in chunked for p in passages}
     known = current.vectors_for(hashes) if current is not None and hashes else {}
@@ -184,11 +189,15 @@ def _add(
             for _, _, matrix, missing in batch:
                 for i in missing:
                     matrix[i] = next(vectors)
-        if sentences is not None:
-            report.sentences_embedded += sentences.prime(
+        for stage, store in sentences.items():
+            primed = store.prime(
                 (p.text for _, passages, _, _ in batch for p in passages),
-                (lambda d, t: progress("sentences", d, t)) if progress else None,
+                (lambda d, t, stage=stage: progress(stage, d, t)) if progress else None,
             )
+            if stage == "sentences":
+                report.sentences_embedded += primed
+            else:
+                report.reader_sentences_embedded += primed
         for doc, passages, matrix, _ in batch:
             old = entries.get(doc.doc_id)
             writer.add(doc, passages, matrix, old.ingested_at if old else now)

@@ -85,13 +85,17 @@ class Assistant:
         self.llm = llm
         self.gate = gate
         self.learned: LearnedAnswerer | None = None
+        self.reader_encoder: Embedder | None = None  # the learned reader's own, if it has one
         if settings.answerer == "learned":
             models = models or load_models(embedder_name=embedder.name)
             if reader_embedder is None and models.reader_encoder:
                 from qa.encoder import reader_encoder
 
                 reader_embedder = reader_encoder(settings)
-            self.learned = LearnedAnswerer(models, reader_embedder or embedder)
+            self.reader_encoder = reader_embedder  # its sentence vectors are stored beside the base model's
+            reading = reader_embedder or embedder
+            stored = open_sentence_vectors(settings, reading) if reader_embedder else self.sentences
+            self.learned = LearnedAnswerer(models, stored or reading)
         self.retriever = HybridRetriever(self.index, embedder, candidates=settings.candidates)
 
     def reload(self) -> None:

@@ -109,3 +109,13 @@ def reader_encoder(settings: Settings, path: Path = ENCODER_ARTEFACT) -> Any:
     embedder.name = f"{settings.embedding_model} [reader-tuned, {embedder.runtime_tag}]"
     embedder.runtime_tag = f"{embedder.runtime_tag}-reader-tuned"
     return embedder
+
+
+def answering_reader_encoder(settings: Settings) -> Any | None:
+    """The learned reader's encoder when it answers (``YIJU_ANSWERER=learned``) and has one of its own, so that
+    an ingest stores its sentence vectors too; else None."""
+    if settings.answerer != "learned" or not settings.sentence_vectors:
+        return None
+    from qa.models import load_models
+
+    return reader_encoder(settings) if load_models().reader_encoder else None

@@ -353,6 +353,7 @@ _STAGES = {
     "ocr": "识别页面（OCR）{done}/{total} 页",
     "embedding": "向量化段落 {done}/{total}",
     "sentences": "向量化句子 {done}/{total}",
+    "reader_sentences": "向量化句子（阅读模型）{done}/{total}",
 }
 
 

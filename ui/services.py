@@ -73,8 +73,8 @@ class Preferences:
 class FileStatus:
     """Where one uploaded file stands, updated by the ingest thread while the page polls it.
 
-    ``state``: queued, waiting (another upload holds the index), parsing, ocr, embedding, sentences, done,
-    unchanged, failed.
+    ``state``: queued, waiting (another upload holds the index), parsing, ocr, embedding, sentences,
+    reader_sentences (the learned reader's own encoder), done, unchanged, failed.
     """
 
     name: str
@@ -232,10 +232,11 @@ class Services:
         self, upload: StoredUpload, status: FileStatus, settings: Settings
     ) -> tuple[StatusLine, list[StatusLine]]:
         def progress(stage: str, done: int, total: int) -> None:
-            status.move(stage if stage in ("ocr", "sentences") else "embedding", done, total)
+            status.move(stage if stage in ("ocr", "sentences", "reader_sentences") else "embedding", done, total)
 
         status.move("parsing")
-        report = ingest([upload.path], settings, self.assistant.embedder, progress=progress)
+        reader = self.assistant.reader_encoder
+        report = ingest([upload.path], settings, self.assistant.embedder, progress=progress, reader=reader)
         self._reload(settings.kb)  # answerable now, and its entry readable for the line below
         line = self._outcome(upload, report, settings.kb)
         state = {"ok": "done", "warn": "unchanged"}.get(line[0], "failed")

@@ -93,3 +93,28 @@ def test_a_knowledge_base_ingested_without_sentence_vectors_fills_them_when_aske
     assert first > 0 and SentenceVectors(path, embedder).count() == first
     assistant.ask(question)
     assert counted.passages == first
+
+
+def test_the_learned_readers_own_encoder_has_its_sentences_stored_at_ingest_too(  # type: ignore[no-untyped-def]
+    model_settings: Settings, embedder, tmp_path: Path
+) -> None:
+    from qa.encoder import answering_reader_encoder
+
+    settings = model_settings.replace(data_dir=tmp_path, index_dir=tmp_path / "index", answerer="learned")
+    encoder = answering_reader_encoder(settings)
+    assert encoder is not None and encoder.name != embedder.name
+    reader = _Counted(encoder)
+    report = ingest([SEEDS], settings, embedder, reader=reader)
+    assert report.reader_sentences_embedded == report.sentences_embedded == reader.passages > 100
+    stored = SentenceVectors(sentence_vectors_path(settings), embedder).count()
+    assert stored == report.sentences_embedded * 2  # one entry per sentence and encoder, keyed by its name
+
+    index = load_index(settings.resolved_index_dir)
+    base, reader = _Counted(embedder), _Counted(encoder)
+    assistant = Assistant(settings, base, index=index, reader_embedder=reader)
+    answer = assistant.ask("我国中小微企业有多少户？")
+    assert not answer.refused and "5200万" in answer.text
+    for row in _seed_questions(6):
+        assistant.ask(row["question"])
+    assert reader.passages == 0 and base.passages == 0  # both encoders' sentences looked up
+    assert assistant.ask("我国中小微企业有多少户？").text == answer.text

@@ -303,9 +303,11 @@ def test_the_upload_board_names_each_stage_with_its_counts_and_a_bar() -> None:
         FileStatus("scan.pdf", "ocr", 2, 5),
         FileStatus("a.txt", "embedding", 128, 300),
         FileStatus("b.txt", "sentences", 40, 90),
+        FileStatus("d.txt", "reader_sentences", 7, 90),
         FileStatus("c.txt", "failed", message="不支持的文件类型 .exe"),
     ]
     html = render.upload_board(board)
     assert "识别页面（OCR）2/5 页" in html and "向量化段落 128/300" in html and "向量化句子 40/90" in html
-    assert html.count("<progress") == 3 and '<progress max="90" value="40">' in html
+    assert "向量化句子（阅读模型）7/90" in html
+    assert html.count("<progress") == 4 and '<progress max="90" value="40">' in html
     assert "失败：不支持的文件类型 .exe" in html
