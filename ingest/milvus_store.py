@@ -265,9 +265,13 @@ def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
     except Exception as exc:
         if type(exc).__name__ not in ("MilvusException", "_InactiveRpcError", "RpcError", "MilvusUnavailableException"):
             raise
-        raise StoreError(
-            f"Milvus 请求失败（{getattr(exc, 'message', type(exc).__name__)}）。请检查 Milvus 服务是否在运行。"
-        ) from None
+        message = str(getattr(exc, "message", "") or type(exc).__name__)
+        advice = (
+            "这个 Milvus 不支持所选的索引类型：请用 YIJU_MILVUS_INDEX 选它支持的一种（如 FLAT、IVF_FLAT、AUTOINDEX）。"
+            if "index type" in message
+            else "请检查 Milvus 服务是否在运行。"
+        )
+        raise StoreError(f"Milvus 请求失败（{message}）。{advice}") from None
 
 
 # -- the knowledge base's metadata ------------------------------------------------------------------------

@@ -316,3 +316,77 @@ def test_pages_and_boxes_are_kept(store: str, model_settings, embedder, tmp_path
     assert seed.passage.page is None and seed.passage.boxes == () and scored_record(seed)["page"] is None
     doc = open_store(settings).documents[top.passage.doc_id]
     assert doc.pages == 2 and {ln.page for ln in doc.lines} == {1, 2}
+
+
+@pytest.fixture
+def milvus_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The Milvus engine of the milvus-lite wheel serving gRPC on a free port of 127.0.0.1: the code path of a
+    Milvus server (``http://host:port``), with several processes on one knowledge base."""
+    import socket
+    import time
+
+    from milvus_lite.server import Server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = Server(str(tmp_path / "server.db"), address=f"127.0.0.1:{port}")
+    assert server.init() and server.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_a_milvus_server_is_shared_by_the_app_and_an_ingest_command(  # type: ignore[no-untyped-def]
+    milvus_server: str, model_settings, embedder, tmp_path: Path
+) -> None:
+    # The engine in the wheel indexes FLAT, IVF_FLAT and AUTOINDEX only ("auto" picks HNSW on a server).
+    settings = model_settings.replace(
+        data_dir=tmp_path, store="milvus", milvus_uri=milvus_server, milvus_index="FLAT", kb="shared"
+    )
+    with pytest.raises(StoreError, match="YIJU_MILVUS_INDEX"):
+        ingest([SEED_FILE], settings.replace(milvus_index="HNSW"), embedder)
+    ingest([SEED_FILE], settings, embedder)
+    assistant = Assistant(settings, embedder)  # holds its connection, as the app does
+    assert "5200万" in assistant.ask("我国中小微企业有多少户？").text
+    news = tmp_path / "news.txt"
+    news.write_text("己公司今年在青岛新建了三座冷链仓库，总投资九亿元。", "utf-8")
+    env = {
+        "YIJU_MODEL_CACHE_DIR": str(model_settings.resolved_model_cache_dir),
+        "YIJU_DATA_DIR": str(tmp_path),
+        "YIJU_STORE": "milvus",
+        "YIJU_MILVUS_URI": milvus_server,
+        "YIJU_MILVUS_INDEX": "FLAT",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest", str(SEED_FILE), str(news), "--kb", "shared", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr  # a Milvus Lite file would refuse a second process here
+    assert "47 个段落" in done.stdout
+    assert assistant.ask("己公司新建了几座冷链仓库？").refused  # it reads the documents ready when it opened
+    assistant.reload()
+    answer = assistant.ask("己公司新建了几座冷链仓库？")
+    assert not answer.refused and "三座" in answer.text
+    assert [kb["name"] for kb in _kb_list(env)] == ["shared"]
+
+
+def _kb_list(env: dict[str, str]) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "kb", "list", "--json"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
