@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.quality import retrieval_quality
 from bench.query_bench import retrieval_latency
+from bench.scale import serving_memory
 from ingest.faiss_store import FaissStore
 from ingest.index import Index
 
@@ -37,7 +38,17 @@ def measure_milvus(index: Index, folder: Path, ctx: Any) -> dict[str, Any]:
     )
     retriever = HybridRetriever(store, ctx.embedder, candidates=ctx.candidates)
     result["latency"] = retrieval_latency(retriever, ctx.latency_questions, ctx.embedder.clear_cache)
+    _release(store, settings)  # the engine serves one process per file: the serving probe opens it next
+    print(f"[{index.manifest.passages}] Milvus Lite: serving memory (subprocess)…", flush=True)
+    result["serving"] = serving_memory(folder, ctx, ["--milvus-uri", settings.resolved_milvus_uri, "--kb", "bench"])
     return result
+
+
+def _release(store: Any, settings: Any) -> None:
+    from milvus_lite.server_manager import server_manager_instance
+
+    store.client.close()
+    server_manager_instance.release_server(settings.resolved_milvus_uri)
 
 
 def _write(index: Index, settings: Any, open_writer: Any) -> float:

@@ -1,7 +1,8 @@
 """Subprocess entry points, so peak memory is measured in a process that does only that.
 
 ``python -m bench.probes build --files DIR --index DIR``: ingest with the vector cache.
-``python -m bench.probes serve --index DIR --questions FILE``: load once, answer, report memory.
+``python -m bench.probes serve --index DIR --questions FILE [--milvus-uri FILE --kb NAME]``: load once,
+answer, report memory (with Milvus Lite, its engine's too: ``children_rss_mb``).
 Both print one JSON line.
 """
 
@@ -35,13 +36,40 @@ def memory_mb() -> dict[str, float]:
         "rss_mb": round(status.get("VmRSS", 0.0), 1),
         "rss_anon_mb": round(status.get("RssAnon", 0.0), 1),
         "rss_file_mb": round(status.get("RssFile", 0.0), 1),
+        "children_rss_mb": round(children_rss_mb(), 1),
     }
+
+
+def children_rss_mb(pid: str = "self") -> float:
+    """RSS of the processes this one started, and theirs (Milvus Lite's engine runs as a child)."""
+    total = 0.0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:
+                continue
+            total += children_rss_mb(child)
+    return total
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from core.settings import Settings
 
-    return Settings(index_dir=args.index, model_cache_dir=args.model_cache, data_dir=args.index.parent / "data")
+    settings = Settings(index_dir=args.index, model_cache_dir=args.model_cache, data_dir=args.index.parent / "data")
+    if getattr(args, "milvus_uri", None):
+        settings = settings.replace(store="milvus", milvus_uri=args.milvus_uri, kb=args.kb)
+    return settings
 
 
 def build(args: argparse.Namespace) -> dict[str, Any]:
@@ -111,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-cache", type=Path, required=True)
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--no-sentence-vectors", action="store_true", help="build: passages only")
+    parser.add_argument("--milvus-uri", help="serve: from this Milvus Lite file instead of the FAISS index")
+    parser.add_argument("--kb", default="default", help="serve: the knowledge base (with --milvus-uri)")
     args = parser.parse_args(argv)
     result = build(args) if args.command == "build" else serve(args)
     print(json.dumps(result))

@@ -60,6 +60,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         # None when Milvus was not measured (--no-milvus) or failed (its error is in the scale's "milvus").
         "milvus_query_hybrid_p50_ms": _milvus(top, lambda m: round(m["latency"]["hybrid"]["p50_ms"], 1)),
         "milvus_recall_at_5": _milvus(top, lambda m: round(m["quality"]["hybrid"]["recall_at_5"], 4)),
+        "milvus_serving_rss_mb": _milvus(top, lambda m: serving_rss(m.get("serving", {}))),
         "serve_peak_rss_mb": serving.get("peak_rss_mb", 0.0),
         "ingest_peak_rss_mb": built.get("peak_rss_mb", 0.0),
         "peak_rss_mb": max(serving.get("peak_rss_mb", 0.0), built.get("peak_rss_mb", 0.0)),
@@ -131,27 +132,42 @@ def store_table(results: dict[str, Any]) -> list[str]:
     """FAISS and Milvus Lite side by side at each size; Milvus's write time is from ready vectors (no embedding)."""
     rows = [
         "| passages | store | dense index | write s (from vectors) | dense p50 ms | BM25 p50 ms | hybrid p50 / p95 ms "
-        "| recall@5 dense / BM25 / hybrid |",
-        "|---:|---|---|---:|---:|---:|---|---|",
+        "| recall@5 dense / BM25 / hybrid | serving RSS MB (of it, the engine) |",
+        "|---:|---|---|---:|---:|---:|---|---|---|",
     ]
     for s in results.get("scales", []):
         faiss_write = s.get("milvus", {}).get("faiss_write_seconds")
         rows.append(
-            _store_row(s["passages"], "FAISS + bm25s", s["dense_index"], faiss_write, s["latency"], s["quality"])
+            _store_row(
+                s["passages"], "FAISS + bm25s", s["dense_index"], faiss_write, s["latency"], s["quality"], s["serving"]
+            )
         )
         m = s.get("milvus")
         if m and "error" not in m:
             rows.append(
                 _store_row(
-                    s["passages"], "Milvus Lite", m["dense_index"], m["write_seconds"], m["latency"], m["quality"]
+                    s["passages"],
+                    "Milvus Lite",
+                    m["dense_index"],
+                    m["write_seconds"],
+                    m["latency"],
+                    m["quality"],
+                    m.get("serving", {}),
                 )
             )
         elif m:
-            rows.append(f"| {s['passages']} | Milvus Lite | failed: {m['error'][:80]} | | | | | |")
+            rows.append(f"| {s['passages']} | Milvus Lite | failed: {m['error'][:80]} | | | | | | |")
     return rows
 
 
-def _store_row(n: int, store: str, kind: str, write_s: Any, lat: dict, q: dict) -> str:
+def serving_rss(serving: dict) -> float | None:
+    """The answering process's RSS plus its children's (Milvus Lite's engine), MB."""
+    if "rss_mb" not in serving:
+        return None
+    return round(serving["rss_mb"] + serving.get("children_rss_mb", 0.0), 1)
+
+
+def _store_row(n: int, store: str, kind: str, write_s: Any, lat: dict, q: dict, serving: dict) -> str:
     def p50(key: str) -> str:
         return f"{lat[key]['p50_ms']:.1f}" if key in lat else "–"
 
@@ -159,7 +175,8 @@ def _store_row(n: int, store: str, kind: str, write_s: Any, lat: dict, q: dict) 
     recall = " / ".join(f"{q[m]['recall_at_5']:.3f}" for m in ("dense", "bm25", "hybrid") if m in q)
     return (
         f"| {n} | {store} | {kind} | {_fmt(write_s)} | {p50('dense')} | {p50('bm25')} "
-        f"| {_fmt(hybrid.get('p50_ms'))} / {_fmt(hybrid.get('p95_ms'))} | {recall} |"
+        f"| {_fmt(hybrid.get('p50_ms'))} / {_fmt(hybrid.get('p95_ms'))} | {recall} "
+        f"| {_fmt(serving_rss(serving))} ({_fmt(serving.get('children_rss_mb'))}) |"
     )
 
 

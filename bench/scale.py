@@ -179,24 +179,16 @@ def measure_scale(
         result["milvus"] = guarded(lambda: measure_milvus(index, folder, ctx))
 
     print(f"[{n}] serving memory (subprocess)…", flush=True)
+    result["serving"] = guarded(lambda: serving_memory(folder, ctx))
+    return result
+
+
+def serving_memory(folder: Path, ctx: Any, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Load the assistant in a subprocess, answer the ask questions, and report its memory."""
     qfile = folder / "questions.json"
     qfile.write_text(json.dumps(ctx.latency_questions[: ctx.ask_questions], ensure_ascii=False), "utf-8")
-    result["serving"] = guarded(
-        lambda: run_probe(
-            [
-                "serve",
-                "--index",
-                str(folder / "index"),
-                "--questions",
-                str(qfile),
-                "--model-cache",
-                str(ctx.model_cache),
-                "--backend",
-                ctx.backend,
-            ]
-        )
-    )
-    return result
+    args = ["--index", str(folder / "index"), "--questions", str(qfile), "--model-cache", str(ctx.model_cache)]
+    return run_probe(["serve", *args, "--backend", ctx.backend, *extra])
 
 
 def guarded(fn: Any) -> dict[str, Any]:

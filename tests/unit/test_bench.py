@@ -223,3 +223,18 @@ def test_the_scale_table_says_how_the_sentence_vectors_were_stored() -> None:
     assert "| 20.0 / 25.0 (ingest) |" in rows[2]
     assert "| 20.0 / 25.0 (first pass) |" in rows[3]
     assert "| 20.0 / 25.0 (ingest) |" in rows[4]  # results written before the option: stored at ingest
+
+
+def test_the_store_table_counts_milvus_lites_engine_in_its_serving_memory() -> None:
+    from bench.report import headline, serving_rss, store_table
+
+    p = {"p50_ms": 10.0, "p95_ms": 12.0}
+    q = {"dense": {"recall_at_5": 0.9}, "bm25": {"recall_at_5": 0.9}, "hybrid": {"recall_at_5": 0.95}}
+    milvus = {"dense_index": "FLAT", "write_seconds": 3.0, "faiss_write_seconds": 1.0, "latency": {"hybrid": p}}
+    milvus |= {"quality": q, "serving": {"rss_mb": 900.0, "children_rss_mb": 350.0}}
+    scale = {"passages": 2000, "dense_index": "flat", "latency": {"hybrid": p}, "quality": q, "milvus": milvus}
+    scale["serving"] = {"rss_mb": 1000.0, "children_rss_mb": 0.0}
+    faiss_row, milvus_row = store_table({"scales": [scale]})[2:]
+    assert faiss_row.endswith("| 1000.0 (0.0) |") and milvus_row.endswith("| 1250.0 (350.0) |")
+    assert serving_rss({"error": "probe failed"}) is None
+    assert headline({"scales": [scale]})["milvus_serving_rss_mb"] == 1250.0
