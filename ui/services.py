@@ -290,8 +290,9 @@ def _llm(settings: Settings) -> Any:
 # -- start-up ---------------------------------------------------------------------------
 
 
-def ensure_index(settings: Settings, embedder: Any, echo: Echo = print) -> None:
-    """On first start, ingest the seed documents so the app has something to answer from."""
+def ensure_index(settings: Settings, embedder: Any, echo: Echo = print, reader: Any = None) -> None:
+    """On first start, ingest the seed documents so the app has something to answer from (``reader``: the
+    learned reader's encoder, whose sentence vectors are stored too)."""
     from ingest.load import iter_files
 
     where = _where(settings)
@@ -305,10 +306,12 @@ def ensure_index(settings: Settings, embedder: Any, echo: Echo = print) -> None:
         )
     echo(f"首次启动：索引 {where} 不存在，正在把 {seeds} 中的文档入库……")
 
-    def progress(stage: str, done: int, total: int) -> None:
-        echo(f"  向量化 {done}/{total} 个段落")
+    what = {"sentences": "个句子", "reader_sentences": "个句子（阅读模型）", "ocr": "页（OCR）"}
 
-    report = ingest([seeds], settings, embedder, progress=progress)
+    def progress(stage: str, done: int, total: int) -> None:
+        echo(f"  {'识别' if stage == 'ocr' else '向量化'} {done}/{total} {what.get(stage, '个段落')}")
+
+    report = ingest([seeds], settings, embedder, progress=progress, reader=reader)
     for skipped in report.skipped:
         echo(f"  跳过 {skipped.path}：{skipped.reason}")
     if report.documents == 0:
@@ -327,12 +330,14 @@ def build_services(settings: Settings, echo: Echo = print) -> Services:
     """Load the model once, make sure there is an index, and wire the assistant."""
     from ingest.embed import SentenceTransformerEmbedder
     from qa.build import build_llm
+    from qa.encoder import answering_reader_encoder
     from qa.retrieve import CrossEncoderReranker
 
     echo("正在加载向量模型……")
     embedder = SentenceTransformerEmbedder(settings, notify=echo)
-    ensure_index(settings, embedder, echo)
-    assistant = Assistant(settings, embedder, llm=build_llm(settings))
+    reader = answering_reader_encoder(settings)  # None unless YIJU_ANSWERER=learned
+    ensure_index(settings, embedder, echo, reader=reader)
+    assistant = Assistant(settings, embedder, llm=build_llm(settings), reader_embedder=reader)
     if settings.reranker:
         assistant.retriever.reranker = CrossEncoderReranker(settings.reranker)
     return Services(settings, assistant, HistoryStore(settings.history_path))

@@ -110,7 +110,8 @@ def chat(
 def test_first_start_ingests_the_seeds_once(built: tuple[Services, list[str]]) -> None:
     services, echoed = built
     assert echoed[0].startswith("首次启动：索引") and "入库完成：1 个文档" in echoed[-1]
-    assert any("向量化" in line for line in echoed)
+    assert any("向量化" in line and "个段落" in line for line in echoed)
+    assert any("向量化" in line and "个句子" in line for line in echoed)  # the sentence vectors, named as such
     assert sum(line.startswith("首次启动") for line in echoed) == 1
     assert [e.name for e in services.document_entries()] == ["000_90d63b1abeeeb38e.txt"]
 
