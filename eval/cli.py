@@ -195,7 +195,7 @@ def _check_index_has(index: Any, dataset: Any) -> None:
         )
 
 
-def _assistant(settings: Settings, embedder: Any, index: Any, mode: str, reader: Any = None) -> Any:
+def _assistant(settings: Settings, embedder: Any, index: Any, mode: str, models: Any = None, reader: Any = None) -> Any:
     from qa.assistant import Assistant
     from qa.build import build_llm
     from qa.retrieve import CrossEncoderReranker
@@ -205,7 +205,7 @@ def _assistant(settings: Settings, embedder: Any, index: Any, mode: str, reader:
         llm = build_llm(settings)
         if llm is None:
             raise ConfigError("--mode llm 需要设置 YIJU_LLM_BASE_URL（以及 YIJU_LLM_MODEL、OPENAI_API_KEY）。")
-    assistant = Assistant(settings, embedder, index=index, llm=llm, reader_embedder=reader)
+    assistant = Assistant(settings, embedder, index=index, llm=llm, models=models, reader_embedder=reader)
     if settings.reranker:
         assistant.retriever.reranker = CrossEncoderReranker(settings.reranker)
     return assistant
@@ -229,6 +229,7 @@ def _run(args: argparse.Namespace) -> int:
     from ingest.embed import SentenceTransformerEmbedder
     from ingest.index import load_index
     from qa.encoder import answering_reader_encoder
+    from qa.models import load_models
 
     if not args.questions.exists():
         raise YijuError(f"问题文件 {args.questions} 不存在。")
@@ -255,10 +256,11 @@ def _run(args: argparse.Namespace) -> int:
     if not args.build_index:
         _check_index_has(load_index(settings.resolved_index_dir), dataset)
     embedder = SentenceTransformerEmbedder(settings)
-    reader = answering_reader_encoder(settings)
+    models = load_models(embedder_name=embedder.name) if settings.answerer == "learned" else None
+    reader = answering_reader_encoder(settings, models)  # read once for the index build and the answers
     if args.build_index:
         _build_index(dataset, settings, embedder, args.out, reader)
-    assistant = _assistant(settings, embedder, load_index(settings.resolved_index_dir), args.mode, reader)
+    assistant = _assistant(settings, embedder, load_index(settings.resolved_index_dir), args.mode, models, reader)
     scope = scope_for(assistant.index, dataset.scopes) if dataset.scopes is not None else None
     records = list(
         run_questions(

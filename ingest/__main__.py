@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyp
         bar.update(done - bar.n)
 
     embedder = SentenceTransformerEmbedder(settings, show_progress=False)
-    reader = answering_reader_encoder(settings)
+    reader = answering_reader_encoder(settings) if settings.sentence_vectors else None  # to store its vectors
     try:
         return ingest(args.paths, settings, embedder, rebuild=args.rebuild, progress=progress, reader=reader)
     finally:

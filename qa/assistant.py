@@ -20,6 +20,7 @@ from ingest.embed import Embedder
 from ingest.index import Index
 from ingest.sentence_vectors import open_sentence_vectors
 from ingest.store import Store, open_store
+from qa.encoder import answering_reader_encoder
 from qa.extractive import (
     SentenceHit,
     choose_sentences,
@@ -88,10 +89,8 @@ class Assistant:
         self.reader_encoder: Embedder | None = None  # the learned reader's own, if it has one
         if settings.answerer == "learned":
             models = models or load_models(embedder_name=embedder.name)
-            if reader_embedder is None and models.reader_encoder:
-                from qa.encoder import reader_encoder
-
-                reader_embedder = reader_encoder(settings)
+            if reader_embedder is None:
+                reader_embedder = answering_reader_encoder(settings, models)
             self.reader_encoder = reader_embedder  # its sentence vectors are stored beside the base model's
             reading = reader_embedder or embedder
             stored = open_sentence_vectors(settings, reading) if reader_embedder else self.sentences

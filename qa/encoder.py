@@ -111,11 +111,13 @@ def reader_encoder(settings: Settings, path: Path = ENCODER_ARTEFACT) -> Any:
     return embedder
 
 
-def answering_reader_encoder(settings: Settings) -> Any | None:
-    """The learned reader's encoder when it answers (``YIJU_ANSWERER=learned``) and has one of its own, so that
-    an ingest stores its sentence vectors too; else None."""
-    if settings.answerer != "learned" or not settings.sentence_vectors:
+def answering_reader_encoder(settings: Settings, models: Any = None) -> Any | None:
+    """The learned reader's own encoder when it answers (``YIJU_ANSWERER=learned``) and was trained on one;
+    else None. ``models``: the loaded ``qa.models.TrainedModels``, read from the artefact when not given."""
+    if settings.answerer != "learned":
         return None
-    from qa.models import load_models
+    if models is None:
+        from qa.models import load_models
 
-    return reader_encoder(settings) if load_models().reader_encoder else None
+        models = load_models()
+    return reader_encoder(settings) if models.reader_encoder else None

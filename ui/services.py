@@ -331,13 +331,16 @@ def build_services(settings: Settings, echo: Echo = print) -> Services:
     from ingest.embed import SentenceTransformerEmbedder
     from qa.build import build_llm
     from qa.encoder import answering_reader_encoder
+    from qa.models import load_models
     from qa.retrieve import CrossEncoderReranker
 
     echo("正在加载向量模型……")
     embedder = SentenceTransformerEmbedder(settings, notify=echo)
-    reader = answering_reader_encoder(settings)  # None unless YIJU_ANSWERER=learned
+    # Read once for the seed ingest and the assistant (None unless YIJU_ANSWERER=learned).
+    models = load_models(embedder_name=embedder.name) if settings.answerer == "learned" else None
+    reader = answering_reader_encoder(settings, models)
     ensure_index(settings, embedder, echo, reader=reader)
-    assistant = Assistant(settings, embedder, llm=build_llm(settings), reader_embedder=reader)
+    assistant = Assistant(settings, embedder, llm=build_llm(settings), models=models, reader_embedder=reader)
     if settings.reranker:
         assistant.retriever.reranker = CrossEncoderReranker(settings.reranker)
     return Services(settings, assistant, HistoryStore(settings.history_path))
