@@ -38,17 +38,10 @@ def measure_milvus(index: Index, folder: Path, ctx: Any) -> dict[str, Any]:
     )
     retriever = HybridRetriever(store, ctx.embedder, candidates=ctx.candidates)
     result["latency"] = retrieval_latency(retriever, ctx.latency_questions, ctx.embedder.clear_cache)
-    _release(store, settings)  # the engine serves one process per file: the serving probe opens it next
+    store.close()  # the engine serves one process per file: the serving probe opens it next
     print(f"[{index.manifest.passages}] Milvus Lite: serving memory (subprocess)…", flush=True)
     result["serving"] = serving_memory(folder, ctx, ["--milvus-uri", settings.resolved_milvus_uri, "--kb", "bench"])
     return result
-
-
-def _release(store: Any, settings: Any) -> None:
-    from milvus_lite.server_manager import server_manager_instance
-
-    store.client.close()
-    server_manager_instance.release_server(settings.resolved_milvus_uri)
 
 
 def _write(index: Index, settings: Any, open_writer: Any) -> float:

@@ -112,6 +112,7 @@ class MilvusStore:
     def __init__(self, client: Any, settings: Settings, manifest: Manifest) -> None:
         self.client = client
         self.kb = settings.kb
+        self.uri = settings.resolved_milvus_uri
         self.location = f"{settings.resolved_milvus_uri}（知识库 {settings.kb}）"
         self.passage_collection, self.doc_collection = _names(settings.kb)
         self._manifest = manifest
@@ -132,6 +133,15 @@ class MilvusStore:
     @property
     def manifest(self) -> Manifest:
         return self._manifest
+
+    def close(self) -> None:
+        """Let go of the connection; on Milvus Lite also of this process's engine, so another process (which
+        the engine refuses while this one holds the file) can open it."""
+        self.client.close()
+        if is_lite(self.uri):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.uri)
 
     @property
     def documents(self) -> Mapping[str, Document]:

@@ -86,14 +86,11 @@ def test_sigkill_during_ingest_leaves_previous_index_usable(model_settings, embe
 def _milvus_reader(settings):  # type: ignore[no-untyped-def]
     """The Milvus Lite file opened as a fresh reader would, and let go again (the engine runs one process per
     file: while this process holds it, an ingest command cannot open it)."""
-    from milvus_lite.server_manager import server_manager_instance
-
     store = open_store(settings)
     try:
         yield store
     finally:
-        store.client.close()
-        server_manager_instance.release_server(settings.resolved_milvus_uri)
+        store.close()
 
 
 def _check_consistent(store, embedder) -> int:  # type: ignore[no-untyped-def]
