@@ -127,6 +127,24 @@ def ask(page: Any, question: str) -> Any:
     return page.locator(FINAL).nth(done)
 
 
+def choose_files(page: Any, files: list[Path]) -> None:
+    """Choose ``files`` in the documents tab's upload box and wait until it lists them all."""
+    page.get_by_role("tab", name="文档库").click()
+    page.locator("#yiju-upload input[type=file]").set_input_files([str(f) for f in files])
+    page.wait_for_function(
+        "(names) => names.every(n => document.querySelector('#yiju-upload').innerText.includes(n))",
+        arg=[f.stem for f in files],
+    )
+
+
+def upload(page: Any, files: list[Path], timeout_ms: int = 120_000) -> str:
+    """Choose ``files``, press 入库 and wait for it to finish; returns the status shown."""
+    choose_files(page, files)
+    page.locator("#yiju-ingest").click()
+    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=timeout_ms)
+    return page.locator("#yiju-ingest-status").inner_text()
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
@@ -346,14 +364,7 @@ def test_upload_a_file_ask_about_it_then_remove_it(page: Any, tmp_path: Path) ->
     )
     tool = tmp_path / "工具.exe"
     tool.write_bytes(b"MZ\x90\x00")
-    page.get_by_role("tab", name="文档库").click()
-    page.locator("#yiju-upload input[type=file]").set_input_files([str(doc), str(tool)])
-    page.wait_for_function(
-        "() => ['星河仪表简介', '工具'].every(n => document.querySelector('#yiju-upload').innerText.includes(n))"
-    )
-    page.locator("#yiju-ingest").click()
-    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=120_000)
-    status = page.locator("#yiju-ingest-status").inner_text()
+    status = upload(page, [doc, tool])
     assert "星河仪表简介.txt：已入库" in status and "工具.exe：不支持的文件类型 .exe" in status
     assert "星河仪表科技有限公司简介" in page.locator("#yiju-docs").inner_text()
 
@@ -447,9 +458,7 @@ def test_an_upload_shows_each_files_progress_moving_before_it_finishes(page: Any
         for i in range(400)
     )
     long_doc.write_text("# 园区企业名录\n\n" + "\n\n".join(rows), encoding="utf-8")
-    page.get_by_role("tab", name="文档库").click()
-    page.locator("#yiju-upload input[type=file]").set_input_files([str(long_doc)])
-    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('园区企业名录')")
+    choose_files(page, [long_doc])
     page.locator("#yiju-ingest").click()
     # Part-way: the file's row shows passages embedded so far, as text and as a bar, and no Gradio progress anywhere.
     page.wait_for_function(
@@ -477,8 +486,7 @@ def test_the_layout_keeps_its_widths_after_an_answer_and_a_chosen_file(page: Any
     upload = width("#yiju-upload")
     named = tmp_path / ("一份文件名特别长的" * 6 + "通知.txt")
     named.write_text("# 通知\n\n内容。", encoding="utf-8")
-    page.locator("#yiju-upload input[type=file]").set_input_files([str(named)])
-    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('通知')")
+    choose_files(page, [named])
     assert width("#yiju-upload") == upload and width("#yiju-docs") == upload
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -568,12 +576,7 @@ def test_a_scanned_newspaper_page_is_cited_with_its_lines_marked_on_the_page(pag
     from tests.support.scans import print_page, save
 
     scan = save(print_page("青禾县稻谷种植补贴全部拨付到位", SCANNED_NEWS, columns=2), tmp_path / "县报扫描.pdf")
-    page.get_by_role("tab", name="文档库").click()
-    page.locator("#yiju-upload input[type=file]").set_input_files([str(scan)])
-    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('县报扫描')")
-    page.locator("#yiju-ingest").click()
-    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=180_000)
-    assert "县报扫描.pdf：已入库" in page.locator("#yiju-ingest-status").inner_text()
+    assert "县报扫描.pdf：已入库" in upload(page, [scan], timeout_ms=180_000)
 
     page.get_by_role("tab", name="问答").click()
     bubble = ask(page, "青禾县2025年发放了多少稻谷种植补贴？")
@@ -613,10 +616,7 @@ def test_a_new_knowledge_base_is_picked_filled_asked_and_kept_apart(page: Any, t
     _pick_kb(page, "factory")
     page.get_by_role("tab", name="文档库").click()
     page.wait_for_function("() => !document.querySelector('#yiju-docs').innerText.includes('中小企业')")
-    page.locator("#yiju-upload input[type=file]").set_input_files([str(doc)])
-    page.wait_for_function("() => document.querySelector('#yiju-upload').innerText.includes('丁公司工厂')")
-    page.locator("#yiju-ingest").click()
-    page.wait_for_selector("#yiju-ingest-status .yiju-status-ok", timeout=120_000)
+    upload(page, [doc])
     assert "丁公司新建智能工厂" in page.locator("#yiju-docs").inner_text()
 
     page.get_by_role("tab", name="问答").click()
