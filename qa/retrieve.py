@@ -124,20 +124,41 @@ def phrase_share(query: str, text: str) -> float:
     """The share of the query's characters (punctuation and spaces aside) that ``text`` holds in runs of
     ``PHRASE_RUN`` or more characters in the query's order (a pasted sentence with a character lost or
     changed still counts); 0 for queries shorter than ``PHRASE_MIN_CHARS``."""
-    from difflib import SequenceMatcher
-
     q = _NOT_TEXT.sub("", query.lower())
     if len(q) < PHRASE_MIN_CHARS:
         return 0.0
-    t = _NOT_TEXT.sub("", text.lower())
+    return _matched_share(q, _NOT_TEXT.sub("", text.lower()))
+
+
+def _matched_share(q: str, t: str) -> float:
+    from difflib import SequenceMatcher
+
     blocks = SequenceMatcher(None, q, t, autojunk=False).get_matching_blocks()
     return sum(b.size for b in blocks if b.size >= PHRASE_RUN) / len(q)
+
+
+def _covered_share(q: str, t: str) -> float:
+    """An upper bound of ``_matched_share``: the share of the query's characters inside some run of
+    ``PHRASE_RUN`` characters that ``t`` holds (every matched block of that length is made of such runs).
+    It costs one pass over ``t``, where the exact share costs a sequence alignment."""
+    grams = {t[i : i + PHRASE_RUN] for i in range(len(t) - PHRASE_RUN + 1)}
+    covered = [False] * len(q)
+    for i in range(len(q) - PHRASE_RUN + 1):
+        if q[i : i + PHRASE_RUN] in grams:
+            covered[i : i + PHRASE_RUN] = [True] * PHRASE_RUN
+    return sum(covered) / len(q)
 
 
 def phrase_first(query: str, results: list[ScoredPassage]) -> list[ScoredPassage]:
     """Passages holding at least ``PHRASE_SHARE`` of the query word for word first (the most first),
     the others after them in their fused order."""
-    shares = [phrase_share(query, r.passage.text) for r in results]
+    q = _NOT_TEXT.sub("", query.lower())
+    if len(q) < PHRASE_MIN_CHARS:
+        return results
+    shares = []
+    for r in results:
+        t = _NOT_TEXT.sub("", r.passage.text.lower())
+        shares.append(_matched_share(q, t) if _covered_share(q, t) >= PHRASE_SHARE else 0.0)
     if max(shares, default=0.0) < PHRASE_SHARE:
         return results
     order = sorted(range(len(results)), key=lambda i: (-(shares[i] if shares[i] >= PHRASE_SHARE else 0.0), i))

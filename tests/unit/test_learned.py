@@ -118,3 +118,30 @@ def test_phrase_first_moves_passages_holding_the_query_word_for_word_to_the_fron
     question = "实体店面临哪些困难？"
     assert phrase_first(question, results) == results  # an ordinary question keeps the fused order
     assert phrase_share("太短了", "太短了") == 0.0
+
+
+def test_phrase_first_skips_the_alignment_only_where_the_share_cannot_reach_the_bar() -> None:
+    import random
+
+    from qa.retrieve import PHRASE_SHARE, _covered_share, _matched_share, phrase_first, phrase_share
+
+    rng = random.Random(7)
+    alphabet = "实体店带来巨大冲击和影响网购"  # few characters, so that runs match often
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(20, 120)))
+        start = rng.randrange(0, len(text) - 12)
+        query = list(text[start : start + rng.randrange(8, 13)])
+        for _ in range(rng.randrange(0, 3)):
+            query[rng.randrange(len(query))] = "某"
+        query = "".join(query)
+        assert _covered_share(query, text) >= _matched_share(query, text)
+        results = [_scored(text), _scored(text[::-1]), _scored(text[: len(text) // 2])]
+        exact = [phrase_share(query, r.passage.text) for r in results]
+        expected = (
+            results
+            if max(exact) < PHRASE_SHARE
+            else [
+                results[i] for i in sorted(range(3), key=lambda i: (-(exact[i] if exact[i] >= PHRASE_SHARE else 0), i))
+            ]
+        )
+        assert phrase_first(query, results) == expected
