@@ -88,6 +88,8 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
         print(f"为回答存下 {report.sentences_embedded} 个句子向量。")
     if report.reader_sentences_embedded:
         print(f"为阅读模型存下 {report.reader_sentences_embedded} 个句子向量。")
+    if report.sentences_forgotten:
+        print(f"删去已删除或已替换段落的 {report.sentences_forgotten} 个句子向量。")
     print(f"新增或更新 {len(report.added)}，未变 {len(report.unchanged)}，移除 {len(report.removed)}。")
     for path in report.removed:
         print(f"  移除：{path}")

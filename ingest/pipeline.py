@@ -25,7 +25,7 @@ from ingest.embed import Embedder
 from ingest.index import DocumentEntry, text_hash
 from ingest.load import Skipped, iter_files, load_document
 from ingest.ocr import Ocr
-from ingest.sentence_vectors import SentenceVectors, open_sentence_vectors
+from ingest.sentence_vectors import SentenceVectors, open_sentence_vectors, stale_sentences
 from ingest.store import Store, StoreWriter, open_writer
 
 Progress = Callable[[str, int, int], None]
@@ -39,6 +39,7 @@ class IngestReport:
     reused: int = 0
     sentences_embedded: int = 0  # sentence vectors stored for answering (ingest.sentence_vectors)
     reader_sentences_embedded: int = 0  # the same from the learned reader's encoder, when one was given
+    sentences_forgotten: int = 0  # stored sentence vectors of deleted or replaced passages, removed
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -105,19 +106,22 @@ def ingest(
     adds = [d for d in found.values() if not _unchanged(d, entries, same_chunking, deleted)]
     if current is not None and not same_chunking:  # every kept document is chunked anew
         adds += [current.documents[i] for i in entries if i not in found and i not in deleted]
-    encoders = {"sentences": embedder, "reader_sentences": reader} if adds else {}
+    gone = _passage_texts(current, deleted) if current is not None else []  # read before Milvus deletes them
+    encoders = {"sentences": embedder, "reader_sentences": reader} if adds or gone else {}
     sentences = {stage: s for stage, e in encoders.items() if e and (s := open_sentence_vectors(settings, e))}
     try:
-        added = _add(adds, current, writer, embedder, sentences, settings, entries, report, progress)
+        added = _add(adds, current, writer, embedder, sentences if adds else {}, settings, entries, report, progress)
+        for doc_id in deleted:
+            writer.delete(doc_id)
+        report.index_path = writer.commit()
+        stale = stale_sentences(gone, (p.text for passages in added.values() for p in passages)) if gone else []
+        report.sentences_forgotten = sum(store.forget(stale) for store in sentences.values())
     finally:
         for store in sentences.values():
             store.close()
-    for doc_id in deleted:
-        writer.delete(doc_id)
-    report.index_path = writer.commit()
     kept = [e for i, e in entries.items() if i not in deleted and i not in added]
     report.documents = len(kept) + len(added)
-    report.passages = sum(e.passages for e in kept) + sum(added.values())
+    report.passages = sum(e.passages for e in kept) + sum(len(passages) for passages in added.values())
     report.reused = report.passages - report.embedded
     report.seconds = time.perf_counter() - started
     return report
@@ -142,6 +146,17 @@ def _deletions(
     return deleted
 
 
+def _passage_texts(current: Store, doc_ids: Iterable[str]) -> list[str]:
+    """The passages the documents ``doc_ids`` were chunked into (chunked again, with the store's chunking)."""
+    chunking = current.manifest.chunking
+    texts = []
+    for doc_id in doc_ids:
+        doc = current.documents.get(doc_id)
+        if doc is not None:
+            texts += [p.text for p in chunk_document(doc, chunking["max_chars"], chunking["min_chars"])]
+    return texts
+
+
 def _unchanged(doc: Document, entries: dict[str, DocumentEntry], same_chunking: bool, deleted: set[str]) -> bool:
     old = entries.get(doc.doc_id)
     return old is not None and old.path == doc.path and same_chunking and doc.doc_id not in deleted
@@ -161,8 +176,8 @@ def _add(
     entries: dict[str, DocumentEntry],
     report: IngestReport,
     progress: Progress | None,
-) -> dict[str, int]:
-    """Chunk, embed (reusing known vectors) and add ``documents``, in order; returns their passage counts.
+) -> dict[str, list[Passage]]:
+    """Chunk, embed (reusing known vectors) and add ``documents``, in order; returns their passages by id.
     With ``sentences`` (by progress stage), the passages' quotable sentences are embedded and kept too."""
     chunked = [chunk_document(d, settings.max_passage_chars, settings.min_passage_chars) for d in documents]
     hashes = {text_hash(p.text) for passages in chunked for p in passages}
@@ -171,7 +186,7 @@ def _add(
     report.embedded = todo
     now = time.strftime("%Y-%m-%d %H:%M:%S")
     batch: list[tuple[Document, list[Passage], np.ndarray, list[int]]] = []
-    counts: dict[str, int] = {}
+    added: dict[str, list[Passage]] = {}
     done = 0
 
     def flush() -> None:
@@ -201,7 +216,7 @@ def _add(
         for doc, passages, matrix, _ in batch:
             old = entries.get(doc.doc_id)
             writer.add(doc, passages, matrix, old.ingested_at if old else now)
-            counts[doc.doc_id] = len(passages)
+            added[doc.doc_id] = passages
         batch.clear()
 
     waiting = 0
@@ -220,4 +235,4 @@ def _add(
             flush()
             waiting = 0
     flush()
-    return counts
+    return added

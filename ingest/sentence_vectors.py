@@ -2,9 +2,11 @@
 
 The extractive answerer compares the question with every quotable sentence of the top passages. Embedding
 those sentences took most of an answer's time; here each is embedded once, at ingest, and answering looks it
-up. Entries are keyed by the embedder's name and the sentence itself, not by passage: an edited or deleted
-document can leave unused entries behind, never a wrong vector. A sentence not found (an index built
-before, a document ingested with ``YIJU_SENTENCE_VECTORS=false``) is embedded when asked and kept.
+up. Entries are keyed by the embedder's name and the sentence itself, not by passage, so a stored vector is
+never a wrong one. When documents are deleted or replaced, ingest forgets the sentences of their passages
+that the passages it adds do not hold (``stale_sentences``); one that an untouched document shares is then
+embedded again when asked. A sentence not found (an index built before, a document ingested with
+``YIJU_SENTENCE_VECTORS=false``) is embedded when asked and kept.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def open_sentence_vectors(settings: Settings, embedder: Embedder) -> SentenceVec
     if not settings.sentence_vectors:
         return None
     return SentenceVectors(sentence_vectors_path(settings), embedder)
+
+
+def stale_sentences(gone: Iterable[str], added: Iterable[str]) -> list[str]:
+    """The quotable sentences of the passages ``gone`` that none of the passages ``added`` holds."""
+    kept = {t for p in added for _, _, t in split_sentences(p)}
+    return list(dict.fromkeys(t for p in gone for _, _, t in split_sentences(p) if t not in kept))
 
 
 def forget_sentence_vectors(settings: Settings) -> None:
@@ -113,6 +121,16 @@ class SentenceVectors:
             if progress:
                 progress(start + len(chunk), len(todo))
         return len(todo)
+
+    def forget(self, texts: Iterable[str]) -> int:
+        """Remove this embedder's vectors of ``texts`` (sentences); returns how many were stored."""
+        keys = list(dict.fromkeys(self._key(t) for t in texts))
+        with self._lock, self._db:
+            before = self._db.total_changes
+            for start in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = keys[start : start + _LOOKUP_CHUNK]
+                self._db.execute(f"DELETE FROM vec WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            return self._db.total_changes - before
 
     def count(self) -> int:
         with self._lock:

@@ -390,3 +390,41 @@ def _kb_list(env: dict[str, str]) -> list[dict]:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def test_sentence_vectors_of_replaced_and_removed_documents_are_forgotten(  # type: ignore[no-untyped-def]
+    model_settings, embedder, tmp_path: Path, store: str
+) -> None:
+    from ingest.chunk import chunk_document, split_sentences
+    from ingest.sentence_vectors import SentenceVectors
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("甲公司在苏州新建研发中心。研发中心将招聘三百名工程师。", "utf-8")
+    (folder / "b.txt").write_text("乙公司今年营收增长两成。董事长表示将继续扩大投资。", "utf-8")
+    settings = _settings(model_settings, tmp_path, store)
+
+    def stored() -> int:
+        vectors = SentenceVectors(sentence_vectors_path(settings), embedder)
+        try:
+            return vectors.count()
+        finally:
+            vectors.close()
+
+    def current_sentences() -> set[str]:
+        docs = open_store(settings).documents
+        passages = [
+            p for d in docs.values() for p in chunk_document(d, settings.max_passage_chars, settings.min_passage_chars)
+        ]
+        return {t for p in passages for _, _, t in split_sentences(p.text)}
+
+    first = ingest([folder], settings, embedder)
+    assert first.sentences_forgotten == 0 and stored() == len(current_sentences()) == 4
+    (folder / "b.txt").write_text("乙公司今年营收增长三成。董事长表示将继续扩大投资。", "utf-8")
+    edited = ingest([folder], settings, embedder)
+    assert edited.sentences_forgotten == 1  # the changed sentence; the one kept in the new version stays
+    assert stored() == len(current_sentences()) == 4
+    (folder / "a.txt").unlink()
+    removed = ingest([folder], settings, embedder)
+    assert removed.removed and removed.sentences_forgotten == 2
+    assert stored() == len(current_sentences()) == 2

@@ -110,3 +110,26 @@ def test_answering_threads_and_an_ingest_share_the_file(tmp_path: Path) -> None:
 def test_passages_without_quotable_sentences_store_nothing(tmp_path: Path, text: str) -> None:
     store = SentenceVectors(tmp_path / FILE_NAME, _CountingEmbedder())
     assert store.prime([text]) == 0 and store.count() == 0
+
+
+def test_forgetting_removes_only_this_embedders_vectors_of_the_stale_sentences(tmp_path: Path) -> None:
+    from ingest.sentence_vectors import stale_sentences
+
+    kept_passage = "园区计划引进企业四十家，总投资约五十亿元。新的园区明年投产。"
+    stale = stale_sentences([PASSAGE], [kept_passage])
+    assert "园区计划引进企业四十家，总投资约五十亿元。" not in stale  # the replacing passage still holds it
+    assert stale and all(s in PASSAGE for s in stale)
+    mine, other = _CountingEmbedder(), _CountingEmbedder()
+    other.name = "other"
+    store, theirs = SentenceVectors(tmp_path / FILE_NAME, mine), SentenceVectors(tmp_path / FILE_NAME, other)
+    store.prime([PASSAGE, kept_passage])
+    theirs.prime([PASSAGE])
+    before = store.count()
+    assert store.forget(stale) == len(stale)
+    assert store.count() == before - len(stale)
+    assert theirs.embed_passages(stale).shape == (len(stale), 4) and other.embedded == [
+        t for _, _, t in split_sentences(PASSAGE)
+    ]  # the other embedder's vectors were kept: nothing embedded again
+    mine.embedded.clear()
+    store.embed_passages(stale)
+    assert mine.embedded == stale  # forgotten ones are embedded again when asked
