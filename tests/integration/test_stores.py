@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.errors import ConfigError, IndexMissingError, ModelMismatchError, StoreError
@@ -428,3 +429,18 @@ def test_sentence_vectors_of_replaced_and_removed_documents_are_forgotten(  # ty
     removed = ingest([folder], settings, embedder)
     assert removed.removed and removed.sentences_forgotten == 2
     assert stored() == len(current_sentences()) == 2
+
+
+def test_fetch_gives_the_same_passages_and_vectors_after_a_search_and_without_one(seed_store, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings, store = seed_store
+    hits = HybridRetriever(store, embedder).search("个体工商户有多少户", k=5)
+    searched = [h.passage.passage_id for h in hits]
+    fresh = open_store(settings)  # nothing searched yet: every passage is looked up by id
+    others = [h.passage_id for h in fresh.keyword_search(["企业"], 40) if h.passage_id not in searched][:5]
+    assert others
+    for ids in (searched, others, searched[:2] + others[:2]):
+        mixed, looked_up = store.fetch(ids), open_store(settings).fetch(ids)
+        assert [p.passage_id for p, _ in mixed] == ids
+        assert [p for p, _ in mixed] == [p for p, _ in looked_up]
+        for (_, a), (_, b) in zip(mixed, looked_up, strict=True):
+            assert a.dtype == b.dtype == np.float32 and np.allclose(a, b) and abs(float(np.linalg.norm(a)) - 1) < 1e-3
