@@ -46,8 +46,6 @@ def _warm_up() -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alongside loading the model and the index, so that neither start nor first answer waits for these tables.
-    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     try:
         settings = Settings()
         auth = _auth(settings)
@@ -66,6 +64,7 @@ def main() -> int:
     except YijuError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 1
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     _serve(services, settings, auth, host, port)
     return 0
 
