@@ -229,7 +229,7 @@ def _run(args: argparse.Namespace) -> int:
     from ingest.embed import SentenceTransformerEmbedder
     from ingest.index import load_index
     from qa.encoder import answering_reader_encoder
-    from qa.models import load_models
+    from qa.models import answering_models
 
     if not args.questions.exists():
         raise YijuError(f"问题文件 {args.questions} 不存在。")
@@ -256,7 +256,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.build_index:
         _check_index_has(load_index(settings.resolved_index_dir), dataset)
     embedder = SentenceTransformerEmbedder(settings)
-    models = load_models(embedder_name=embedder.name) if settings.answerer == "learned" else None
+    models = answering_models(settings, embedder.name)
     reader = answering_reader_encoder(settings, models)  # read once for the index build and the answers
     if args.build_index:
         _build_index(dataset, settings, embedder, args.out, reader)

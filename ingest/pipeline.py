@@ -106,11 +106,12 @@ def ingest(
     adds = [d for d in found.values() if not _unchanged(d, entries, same_chunking, deleted)]
     if current is not None and not same_chunking:  # every kept document is chunked anew
         adds += [current.documents[i] for i in entries if i not in found and i not in deleted]
-    gone = _passage_texts(current, deleted) if current is not None else []  # read before Milvus deletes them
+    # Read before Milvus deletes them: their sentences' stored vectors are forgotten after the commit.
+    gone = _passage_texts(current, deleted) if current is not None and settings.sentence_vectors else []
     encoders = {"sentences": embedder, "reader_sentences": reader} if adds or gone else {}
     sentences = {stage: s for stage, e in encoders.items() if e and (s := open_sentence_vectors(settings, e))}
     try:
-        added = _add(adds, current, writer, embedder, sentences if adds else {}, settings, entries, report, progress)
+        added = _add(adds, current, writer, embedder, sentences, settings, entries, report, progress)
         for doc_id in deleted:
             writer.delete(doc_id)
         report.index_path = writer.commit()

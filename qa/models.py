@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.errors import ConfigError
+from core.settings import Settings
 
 ARTEFACT = Path(__file__).resolve().parent / "trained" / "answering.json"
 FORMAT = 2
@@ -75,6 +76,11 @@ class TrainedModels:
 def base_name(embedder_name: str) -> str:
     """``multilingual-e5-small [onnx-int8-v2]`` → ``multilingual-e5-small``."""
     return embedder_name.split(" [", 1)[0]
+
+
+def answering_models(settings: Settings, embedder_name: str) -> TrainedModels | None:
+    """The trained reader and gate when they answer (``YIJU_ANSWERER=learned``), read once; else None."""
+    return load_models(embedder_name=embedder_name) if settings.answerer == "learned" else None
 
 
 def load_models(path: Path = ARTEFACT, embedder_name: str | None = None) -> TrainedModels:

@@ -124,10 +124,15 @@ def phrase_share(query: str, text: str) -> float:
     """The share of the query's characters (punctuation and spaces aside) that ``text`` holds in runs of
     ``PHRASE_RUN`` or more characters in the query's order (a pasted sentence with a character lost or
     changed still counts); 0 for queries shorter than ``PHRASE_MIN_CHARS``."""
-    q = _NOT_TEXT.sub("", query.lower())
+    q = _letters(query)
     if len(q) < PHRASE_MIN_CHARS:
         return 0.0
-    return _matched_share(q, _NOT_TEXT.sub("", text.lower()))
+    return _matched_share(q, _letters(text))
+
+
+def _letters(text: str) -> str:
+    """``text`` lower-cased without punctuation and spaces, as the phrase check compares it."""
+    return _NOT_TEXT.sub("", text.lower())
 
 
 def _matched_share(q: str, t: str) -> float:
@@ -152,12 +157,12 @@ def _covered_share(q: str, t: str) -> float:
 def phrase_first(query: str, results: list[ScoredPassage]) -> list[ScoredPassage]:
     """Passages holding at least ``PHRASE_SHARE`` of the query word for word first (the most first),
     the others after them in their fused order."""
-    q = _NOT_TEXT.sub("", query.lower())
+    q = _letters(query)
     if len(q) < PHRASE_MIN_CHARS:
         return results
     shares = []
     for r in results:
-        t = _NOT_TEXT.sub("", r.passage.text.lower())
+        t = _letters(r.passage.text)
         shares.append(_matched_share(q, t) if _covered_share(q, t) >= PHRASE_SHARE else 0.0)
     if max(shares, default=0.0) < PHRASE_SHARE:
         return results

@@ -331,13 +331,13 @@ def build_services(settings: Settings, echo: Echo = print) -> Services:
     from ingest.embed import SentenceTransformerEmbedder
     from qa.build import build_llm
     from qa.encoder import answering_reader_encoder
-    from qa.models import load_models
+    from qa.models import answering_models
     from qa.retrieve import CrossEncoderReranker
 
     echo("正在加载向量模型……")
     embedder = SentenceTransformerEmbedder(settings, notify=echo)
     # Read once for the seed ingest and the assistant (None unless YIJU_ANSWERER=learned).
-    models = load_models(embedder_name=embedder.name) if settings.answerer == "learned" else None
+    models = answering_models(settings, embedder.name)
     reader = answering_reader_encoder(settings, models)
     ensure_index(settings, embedder, echo, reader=reader)
     assistant = Assistant(settings, embedder, llm=build_llm(settings), models=models, reader_embedder=reader)
