@@ -101,7 +101,9 @@ def build_demo(services: Services) -> gr.Blocks:
     defaults = Preferences.defaults(services.settings)
     # delete_cache: Gradio's copies of uploaded files are removed after two hours (ours live in uploads_dir).
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True, delete_cache=(3600, 7200)) as demo:
-        session = gr.State(lambda: ChatSession())
+        # A value, deep-copied per visitor; a callable default would make Gradio add a queued load event of
+        # its own that could land after ours and replace the restored conversation with an empty one.
+        session = gr.State(ChatSession())
         # What the browser keeps across reloads (encrypted with a secret kept in the database, so it survives
         # restarts): its id, the open conversation, the settings chosen; never the API key.
         stored = gr.BrowserState(

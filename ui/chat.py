@@ -90,7 +90,10 @@ class ChatSession:
     turns: list[Turn] = field(default_factory=list)
     conversation_id: str = ""  # "" until the first question is stored
     owner: str = ""  # who the conversation belongs to (see ui.history); "" stores nothing
-    _answering: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Not a field: Gradio serialises the State's default with dataclasses.asdict, which copies every field.
+        self._answering: threading.Lock = threading.Lock()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ChatSession:  # Gradio deep-copies state; a lock cannot be
         return ChatSession(copy.deepcopy(self.turns, memo), self.conversation_id, self.owner)

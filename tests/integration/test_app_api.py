@@ -152,6 +152,23 @@ def test_several_users_at_once_are_queued_not_crashed(url: str) -> None:
     assert all("5200万" in r["answer"] for r in records[::2])
 
 
+def test_only_the_apps_own_load_event_writes_the_chat_session(services: Services) -> None:
+    """A second writer at page load (Gradio's own, for a callable State default) raced the restored conversation."""
+    import gradio as gr
+
+    from ui.blocks import build_demo
+
+    demo = build_demo(services)
+    states = [b._id for b in demo.blocks.values() if type(b) is gr.State]
+    writers = [
+        dep
+        for dep in demo.config["dependencies"]
+        if any(event == "load" for _, event in dep["targets"]) and set(dep["outputs"]) & set(states)
+    ]
+    assert len(states) == 1 and len(writers) == 1
+    assert writers[0]["queue"] is False  # done before a first question can be sent
+
+
 # -- the chat loop -------------------------------------------------------------------------
 
 
