@@ -9,8 +9,9 @@
    learns from the reader as it behaves on unseen questions; early-stopped on
    validation, then calibrated there (isotonic) and its threshold chosen there
    (the best balanced accuracy).
-4. Validation figures against the zero-shot e5 baseline, and an ablation of each
-   hand-written feature group (``ABLATIONS``); all in ``eval/train_reader.{json,md}``.
+4. Validation figures against the zero-shot e5 baseline, what each ``strictness`` does
+   there (``strictness_curve``), and an ablation of each hand-written feature group
+   (``ABLATIONS``); all in ``eval/train_reader.{json,md}``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from learn.cases import Case, with_removed
 from learn.sources import ROOT, SOURCES, Source, file_sha256
 from qa.analysis import ANSWER_KINDS
-from qa.gate import GATE_FEATURES, gate_features
+from qa.gate import GATE_FEATURES, gate_features, threshold_for
 from qa.models import ARTEFACT, FORMAT, squash
 from qa.read import SENTENCE_FEATURES, Reading
 
@@ -79,6 +80,7 @@ class Fitted:
     calibration: tuple[list[float], list[float]]
     threshold: float
     validation: dict[str, Any]
+    curve: list[dict[str, float]]
 
 
 def _reader_rows(cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,7 +192,35 @@ def fit(train: Sequence[Case], val: Sequence[Case], ablate: Sequence[str] = (), 
     threshold = _balanced_threshold(calibrated, gvy, vw)
     cal = ([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
     figures = evaluate_cases(val, val_probs, calibrated, threshold)
-    return Fitted(reader, gate, cal, threshold, figures)
+    return Fitted(reader, gate, cal, threshold, figures, strictness_curve(val, val_probs, calibrated, threshold))
+
+
+STRICTNESS_STEPS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def strictness_curve(
+    cases: Sequence[Case], probs: Sequence[np.ndarray], gate_p: np.ndarray, fitted: float
+) -> list[dict[str, float]]:
+    """What each ``strictness`` setting does on validation: its probability threshold, how many cases
+    it refuses, how many of its refusals and answers are right (precision), and the end-to-end rates."""
+    supported = np.array([c.supported for c in cases])
+    rows = []
+    for s in STRICTNESS_STEPS:
+        t = threshold_for(fitted, s)
+        refused = gate_p < t
+        f = evaluate_cases(cases, probs, gate_p, t)["all"]
+        rows.append(
+            {
+                "strictness": s,
+                "threshold": t,
+                "refused": float(refused.mean()),
+                "refusal_precision": float((~supported[refused]).mean()) if refused.any() else float("nan"),
+                "answer_precision": float(supported[~refused].mean()) if (~refused).any() else float("nan"),
+                "unsupported_refused": f["unsupported_refused"],
+                "supported_answered_right": f["supported_answered_right"],
+            }
+        )
+    return rows
 
 
 def _balanced_threshold(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
@@ -427,7 +457,7 @@ def run(
         "removed_cases": removed_cases,
         "balanced_sources": balance,
     }
-    report = {"info": info, "validation": fitted.validation, "ablations": ablated}
+    report = {"info": info, "validation": fitted.validation, "strictness": fitted.curve, "ablations": ablated}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(artefact(fitted, embedder.name, info), ensure_ascii=False), encoding="utf-8")
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -454,6 +484,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *_table(report["validation"]),
         "",
+        *_curve_lines(report.get("strictness", [])),
         *_ablation_lines(report),
         "## Data",
         "",
@@ -466,6 +497,29 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _curve_lines(curve: Sequence[dict[str, float]]) -> list[str]:
+    if not curve:
+        return []
+    lines = [
+        "## Strictness: what each setting does on validation (all sets)",
+        "",
+        "`YIJU_STRICTNESS` moves the threshold on the calibrated probability: 0.5 is the fitted one, 0 and 1 the "
+        "ends. Refusal precision: of the cases refused, the share the passages do not support; answer precision: "
+        "of those answered, the share they do.",
+        "",
+        "| strictness | threshold | refused | refusal precision | answer precision | unsupported refused "
+        "| supported answered right |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in curve:
+        lines.append(
+            f"| {r['strictness']:.1f} | {r['threshold']:.3f} | {_pct(r['refused'])} | {_pct(r['refusal_precision'])} "
+            f"| {_pct(r['answer_precision'])} | {_pct(r['unsupported_refused'])} "
+            f"| {_pct(r['supported_answered_right'])} |"
+        )
+    return [*lines, ""]
 
 
 def _ablation_lines(report: dict[str, Any]) -> list[str]:

@@ -60,3 +60,42 @@ def test_swapped_changes_the_number_or_a_name_to_one_the_context_lacks() -> None
     item = Item("q", "2021年上海市有多少家中小企业？", ("5200家",), "标题", "2021年上海市共有中小企业5200家。")
     changed = swapped(item, ["杭州市"], 0)
     assert changed is not None and changed != item.question and "2021年" not in changed
+
+
+def test_the_strictness_curve_refuses_more_as_strictness_rises_with_its_precisions_counted() -> None:
+    from learn.train import evaluate_cases, markdown, strictness_curve
+
+    answered = _case("a")
+    unsupported = Case(**{**answered.__dict__, "qid": "n", "kind": "noise", "supported": False})
+    unsupported = Case(**{**unsupported.__dict__, "holds": np.zeros(len(answered.candidates), dtype=bool)})
+    cases = [answered, unsupported, _case("b")]
+    probs = [answered.holds.astype(float) for _ in cases]  # the reader's top-1 is an answer sentence
+    gate_p = np.array([0.9, 0.3, 0.45])
+    curve = strictness_curve(cases, probs, gate_p, fitted=0.4)
+
+    assert [r["strictness"] for r in curve] == [round(0.1 * i, 1) for i in range(11)]
+    at = {r["strictness"]: r for r in curve}
+    assert at[0.5]["threshold"] == 0.4 and at[0.5]["refused"] == 1 / 3  # only the unsupported case
+    assert at[0.5]["refusal_precision"] == 1.0 and at[0.5]["answer_precision"] == 1.0
+    assert at[0.5]["supported_answered_right"] == 1.0
+    assert at[1.0]["refused"] == 1.0 and at[1.0]["refusal_precision"] == 1 / 3 and at[1.0]["answer_precision"] != 0
+    assert at[0.0]["refused"] == 0.0 and at[0.0]["answer_precision"] == 2 / 3
+    refused = [r["refused"] for r in curve]
+    assert refused == sorted(refused)
+    report = {
+        "info": {
+            "command": "c",
+            "seconds_total": 1,
+            "machine": "m",
+            "train_cases": 0,
+            "validation_cases": 3,
+            "reader_rounds": 1,
+            "gate_rounds": 1,
+            "threshold": 0.4,
+            "sources": {},
+        },
+        "validation": evaluate_cases(cases, probs, gate_p, 0.4),
+        "strictness": curve,
+        "ablations": {},
+    }
+    assert "| 0.5 | 0.400 | 33.3 % | 100.0 % | 100.0 % |" in markdown(report)
