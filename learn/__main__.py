@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         "--removed", action="store_true", help="加上“删去答案句”的训练案例（对比用；验证集上不占优，默认不用）"
     )
     train.add_argument("--unbalanced", action="store_true", help="守门模型按案例数加权，不让各数据源同等分量（对比用）")
+    train.add_argument(
+        "--neighbours", action="store_true", help="守门模型也学“同文换词”的近似题（对比用；验证集上不占优，默认不用）"
+    )
     train.add_argument("--no-ablations", action="store_true", help="不做特征组消融（只为快速对比）")
     sub.add_parser("quotes", help="由 news-a 的新闻写出粘贴原句的检索题 eval/quote_questions.jsonl")
     sub.add_parser("splits", help="写出 eval/splits.json 与 eval/splits.md（各数据源的角色与哈希）")
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         removed_cases=args.removed,
         balance=not args.unbalanced,
         ablations=not args.no_ablations,
+        neighbours=args.neighbours,
     )
     print(json.dumps(report["validation"]["all"], ensure_ascii=False, indent=1))
     return 0

@@ -9,7 +9,11 @@ text (on-topic noise, the right behaviour is a refusal), and for every
 question with a number or a name, a *swapped* case: the number changed, or
 the name replaced by one from another question of the source, where the
 context holds neither (a synthetic near miss: another year, another body);
-and for the other answerable half a *removed* case (``removed``): the same
+for the other answerable half a *neighbour* case (``neighbour_swapped``): a
+year or a name of the question replaced by another of the same kind from its
+own context, one that no sentence there names with the question's other
+words (the near miss whose words are all on the page: another year of the
+same story, a neighbouring body); and for that half a *removed* case (``removed``): the same
 passages with the sentences holding the answer cut out, so that what is left
 is on the topic, often with other figures of the same story, but does not say.
 Unanswerable
@@ -19,7 +23,9 @@ no support.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
@@ -42,7 +48,7 @@ NOISE_POOL = 12
 class Case:
     source: str
     qid: str
-    kind: str  # normal | noise | swapped | removed | impossible
+    kind: str  # normal | noise | swapped | neighbour | removed | impossible
     supported: bool  # some passage holds an answer text
     analysis: QueryAnalysis
     retrieved: list[ScoredPassage]
@@ -174,6 +180,50 @@ def swapped(item: Item, others: Sequence[str], pick: int) -> str | None:
     return None
 
 
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?=年)")
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?")
+# jieba's name tags by kind: a name is only swapped for one of the same kind.
+_NAME_KINDS = {"nr": "person", "nrt": "person", "nrfg": "person", "ns": "place", "nt": "body"}
+
+
+@functools.lru_cache(maxsize=2048)
+def _names_by_kind(text: str) -> dict[str, str]:
+    import jieba.posseg
+
+    out: dict[str, str] = {}
+    for w in jieba.posseg.cut(text):
+        kind = _NAME_KINDS.get(w.flag)
+        if kind and len(w.word) >= 2:
+            out.setdefault(w.word, kind)
+    return out
+
+
+def neighbour_swapped(item: Item, pick: int) -> str | None:
+    """The question with a year or a name replaced by another of the same kind from its own context,
+    such that no sentence of the context holds the new one together with any other word of the
+    question; None when no such swap exists."""
+    question = normalize(item.question)
+    context = normalize(item.title + item.context)
+    sentences = _SENTENCE.findall(context)
+    words = [t.text for t in analyse(item.question).terms]
+
+    def clear(old: str, new: str) -> bool:
+        rest = [w for w in words if w not in old and old not in w and w not in new]
+        if not rest or new in question:
+            return False
+        return not any(new in s and any(w in s for w in rest) for s in sentences)
+
+    swaps = [(y, other) for y in _YEAR.findall(question) for other in sorted(set(_YEAR.findall(context)) - {y})]
+    found = _names_by_kind(context)
+    for name, kind in _names_by_kind(question).items():
+        swaps += [(name, n) for n, k in found.items() if k == kind and name not in n and n not in name]
+    usable = [(old, new) for old, new in swaps if old in question and clear(old, new)]
+    if not usable:
+        return None
+    old, new = usable[pick % len(usable)]
+    return question.replace(old, new, 1)
+
+
 def _cut(text: str, spans: Sequence[tuple[int, int]]) -> str:
     kept, at = [], 0
     for start, end in sorted(spans):
@@ -263,7 +313,8 @@ def build_cases(src: Source, settings: Settings, embedder: object, work: Path, l
     memo.embed_queries([normalize(i.question) for i in items])
     names = sorted({n for i in items for n in analyse(i.question).names if len(n) >= 2})
     variants = {i.qid: swapped(i, names, k) for k, i in enumerate(items) if i.answers and names}
-    memo.embed_queries([normalize(v) for v in variants.values() if v])
+    neighbours = {i.qid: neighbour_swapped(i, k) for k, i in enumerate(items) if i.answers and not _even(i.qid)}
+    memo.embed_queries([normalize(v) for v in [*variants.values(), *neighbours.values()] if v])
     cases: list[Case] = []
     pending: list[tuple[Item, str, list[ScoredPassage]]] = []
     for item in items:
@@ -279,6 +330,9 @@ def build_cases(src: Source, settings: Settings, embedder: object, work: Path, l
         if variant:
             changed = Item(item.qid + "-swapped", variant, item.answers, item.title, item.context)
             pending.append((changed, "swapped", retriever.search(variant, k=TOP_K)))
+        if neighbour := neighbours.get(item.qid):
+            moved = Item(item.qid + "-neighbour", neighbour, item.answers, item.title, item.context)
+            pending.append((moved, "neighbour", retriever.search(neighbour, k=TOP_K)))
     sentences = [c.text for _, _, r in pending for c in candidates_of(r)]
     memo.embed_passages(sentences)
     for item, kind, retrieved in pending:

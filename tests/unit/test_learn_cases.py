@@ -1,4 +1,4 @@
-"""Training cases made from other cases: the removed twin and the swapped question."""
+"""Training cases made from other cases: the removed twin, the swapped and the neighbour question."""
 
 from __future__ import annotations
 
@@ -60,6 +60,19 @@ def test_swapped_changes_the_number_or_a_name_to_one_the_context_lacks() -> None
     item = Item("q", "2021年上海市有多少家中小企业？", ("5200家",), "标题", "2021年上海市共有中小企业5200家。")
     changed = swapped(item, ["杭州市"], 0)
     assert changed is not None and changed != item.question and "2021年" not in changed
+
+
+def test_neighbour_swaps_a_year_or_name_for_one_of_its_own_context_never_named_with_the_rest() -> None:
+    from learn.cases import neighbour_swapped
+
+    story = "2021年上海市共有中小企业5200家。2019年举办了进博会。杭州市也有很多中小企业。"
+    item = Item("q", "2021年上海市有多少家中小企业？", ("5200家",), "", story)
+    changed = neighbour_swapped(item, 0)
+    # 2019 is on the page but never with 上海市 or 中小企业; 杭州市 is named with 中小企业, so it is not taken
+    assert changed == "2019年上海市有多少家中小企业?"
+    told = Item("q", "2021年上海市有多少家中小企业？", ("5200家",), "", story + "2019年上海市的中小企业有4000家。")
+    assert neighbour_swapped(told, 0) is None  # the other year's figure is given: no near miss to make
+    assert neighbour_swapped(Item("q", "上海市有多少家企业？", ("5200家",), "", "上海市有企业5200家。"), 0) is None
 
 
 def test_the_strictness_curve_refuses_more_as_strictness_rises_with_its_precisions_counted() -> None:
