@@ -1,4 +1,4 @@
-"""``python -m learn train-encoder | train-reader | quotes | splits``."""
+"""``python -m learn train-encoder | train-reader | probe-gate | quotes | splits``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--reuse-cases",
         action="store_true",
-        help="沿用上次构建的检索结果与向量相似度（同一数据文件与 --limit），只按当前代码重算特征",
+        help="沿用上次构建的检索结果与向量相似度（同一数据文件、--limit 与检索代码），只按当前代码重算特征",
     )
     enc = sub.add_parser(
         "train-encoder",
@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         "--neighbours", action="store_true", help="守门模型也学“同文换词”的近似题（对比用；验证集上不占优，默认不用）"
     )
     train.add_argument("--no-ablations", action="store_true", help="不做特征组消融（只为快速对比）")
+    probe = sub.add_parser(
+        "probe-gate", help="比较守门模型加上“问句与句子合读”的特征（逐词对齐、交叉编码器）在验证集上的效果"
+    )
+    probe.add_argument("--only", choices=["alignment", "cross"], default=None, help="只试其中一种")
+    probe.add_argument("--limit", type=int, default=1200, help="与 train-reader 的案例相同（默认 1200）")
     sub.add_parser("quotes", help="由 news-a 的新闻写出粘贴原句的检索题 eval/quote_questions.jsonl")
     sub.add_parser("splits", help="写出 eval/splits.json 与 eval/splits.md（各数据源的角色与哈希）")
     args = parser.parse_args(argv)
@@ -53,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         from learn.quotes import QUOTES, write_quotes
 
         print(f"已写出 {QUOTES}：{write_quotes()} 题")
+        return 0
+    if args.command == "probe-gate":
+        from learn.probes import PROBES
+        from learn.probes import run as probe_run
+
+        report = probe_run(args.limit, (args.only,) if args.only else PROBES)
+        print(json.dumps({k: v["validation"]["all"]["gate_auc"] for k, v in report["arms"].items()}, indent=1))
         return 0
     if args.command == "train-encoder":
         from learn.train import encoder_run

@@ -168,22 +168,55 @@ def source_weights(cases: Sequence[Case]) -> np.ndarray:
     return np.array([len(cases) / (len(counts) * counts[c.source]) for c in cases])
 
 
-def fit(train: Sequence[Case], val: Sequence[Case], ablate: Sequence[str] = (), balance: bool = True) -> Fitted:
+def fit(
+    train: Sequence[Case],
+    val: Sequence[Case],
+    ablate: Sequence[str] = (),
+    balance: bool = True,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Fitted:
     """Reader, out-of-fold reader probabilities, gate, calibration and threshold; ``ablate`` names
     features held at zero throughout. With ``balance`` every source weighs the same in the gate's
     training, its calibration and the choice of its threshold, so the few in-domain news cases are
-    not outvoted by the encyclopaedic sets."""
-    from sklearn.isotonic import IsotonicRegression
-
+    not outvoted by the encyclopaedic sets. ``extra``: columns added to the gate's train and
+    validation rows (``learn.probes`` tries candidate features so)."""
     mask = _columns(ablate, SENTENCE_FEATURES)
-    gmask = _columns(ablate, GATE_FEATURES)
+    reader, oof, val_probs = fit_reader(train, val, mask)
+    return fit_gate(train, val, reader, oof, val_probs, _columns(ablate, GATE_FEATURES), balance, extra)
+
+
+def fit_reader(
+    train: Sequence[Case], val: Sequence[Case], mask: list[int] | None = None
+) -> tuple[Any, list[np.ndarray], list[np.ndarray]]:
+    """The reader, its out-of-fold probabilities on the train cases and its probabilities on validation."""
+    mask = mask or []
     x, y, g = _reader_rows(train)
     vx, vy, vg = _reader_rows(val)
     reader = _train(READER_PARAMS, _masked(x, mask), y, _masked(vx, mask), vy, g, vg)
     oof = _out_of_fold(train, vx, vy, vg, mask)
-    val_probs = [_probabilities(reader, c, mask) for c in val]
+    return reader, oof, [_probabilities(reader, c, mask) for c in val]
+
+
+def fit_gate(
+    train: Sequence[Case],
+    val: Sequence[Case],
+    reader: Any,
+    oof: Sequence[np.ndarray],
+    val_probs: Sequence[np.ndarray],
+    gmask: list[int] | None = None,
+    balance: bool = True,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+    only_extra: bool = False,
+) -> Fitted:
+    """The gate on the reader's probabilities: trained, calibrated and its threshold chosen on validation;
+    ``extra`` columns are added to its rows (with ``only_extra``, they are its only features)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    gmask = gmask or []
     gx, gy = _gate_rows(train, oof, gmask), _labels(train)
     gvx, gvy = _gate_rows(val, val_probs, gmask), _labels(val)
+    if extra is not None:
+        gx, gvx = (extra[0], extra[1]) if only_extra else (np.hstack([gx, extra[0]]), np.hstack([gvx, extra[1]]))
     w, vw = (source_weights(train), source_weights(val)) if balance else (None, None)
     gate = _train(GATE_PARAMS, gx, gy, gvx, gvy, weight=w, vweight=vw)
     raw = np.asarray(gate.predict(gvx))
@@ -307,6 +340,31 @@ def learned_sources() -> list[Source]:
     ]
 
 
+# The code a case's stored retrieval and sentences come from: a change to any of it builds the cases again
+# (features are computed afresh from the stored parts on every run, so qa/read.py and qa/gate.py are not here).
+CASE_CODE = (
+    "learn/cases.py",
+    "learn/sources.py",
+    "eval/datasets.py",
+    "qa/retrieve.py",
+    "qa/analysis.py",
+    "core/text.py",
+    "ingest",
+)
+
+
+def case_code_sha() -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in CASE_CODE:
+        path = ROOT / name
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(ROOT).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _cases_for(
     src: Source, settings: Any, embedder: Any, work: Path, limit: int | None, reuse: bool, refeature: bool = True
 ) -> list[Case]:
@@ -315,7 +373,7 @@ def _cases_for(
     from learn.cases import build_cases
 
     cache = work / "cases" / f"{src.name}-{limit or 'all'}.pkl"
-    key = (file_sha256(ROOT / src.path), limit)
+    key = (file_sha256(ROOT / src.path), limit, case_code_sha())
     if reuse and cache.exists():
         with cache.open("rb") as f:
             stored_key, stored = pickle.load(f)
@@ -383,6 +441,24 @@ def _use_reader_encoder(cases: dict[str, list[Case]], settings: Any, work: Path,
             print(f"  {name}: reader encoder cosines in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         cases[name] = [replace(c, cosines=v, base_cosines=c.cosines) for c, v in zip(items, stored, strict=True)]
     return sha
+
+
+def cached_cases(limit: int | None = 1200, tuned_encoder: bool = True) -> tuple[list[Case], list[Case]]:
+    """The train and validation cases (no neighbour near misses), from the last ``train-reader`` build
+    where it is still valid (else built), with the reader encoder's cosines and the current features."""
+    from core.settings import Settings
+    from ingest.embed import SentenceTransformerEmbedder
+
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder(settings)
+    work = settings.data_dir / "learn"
+    squad = learned_sources()
+    cases = {s.name: _cases_for(s, settings, embedder, work, limit, True, refeature=False) for s in squad}
+    if tuned_encoder:
+        _use_reader_encoder(cases, settings, work, limit)
+    kept = {n: [c.refeatured() for c in items if c.kind != "neighbour"] for n, items in cases.items()}
+    train = [c for s in squad if s.role == "train" for c in kept[s.name]]
+    return train, [c for s in squad if s.role == "validation" for c in kept[s.name]]
 
 
 def run(

@@ -112,3 +112,34 @@ def test_the_strictness_curve_refuses_more_as_strictness_rises_with_its_precisio
         "ablations": {},
     }
     assert "| 0.5 | 0.400 | 33.3 % | 100.0 % | 100.0 % |" in markdown(report)
+
+
+def test_probe_pairs_take_the_readers_best_sentences_first_labelled_by_support() -> None:
+    from learn.probes import _per_case, pairs_of
+
+    answered = _case("a")
+    unsupported = Case(**{**answered.__dict__, "qid": "n", "kind": "noise", "supported": False})
+    probs = [np.arange(len(answered.candidates), dtype=float)[::-1].copy() for _ in range(2)]
+    pairs = pairs_of([answered, unsupported], probs, n=2)
+    texts = [c.text for c in answered.candidates]
+    assert [(k, s) for k, _, s, _ in pairs] == [(0, texts[0]), (0, texts[1]), (1, texts[0]), (1, texts[1])]
+    holds = [float(answered.holds[0]), float(answered.holds[1])]
+    assert [label for *_, label in pairs] == [*holds, 0.0, 0.0]  # no support, no positive
+    rows = _per_case(pairs, np.array([1.0, 3.0, -2.0, -1.0]), 3)
+    assert rows[0].tolist() == [1.0, 3.0, -2.0] and rows[1].tolist() == [-2.0, -1.0, -1.0]
+    assert rows[2].tolist() == [0.0, 0.0, 0.0]  # a case without candidates
+
+
+def test_the_case_cache_key_changes_with_the_retrieval_code(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import learn.train as train
+
+    assert all((train.ROOT / name).exists() for name in train.CASE_CODE)  # every named file or folder is there
+    (tmp_path / "ingest").mkdir()
+    (tmp_path / "ingest" / "chunk.py").write_text("A = 1\n")
+    (tmp_path / "cases.py").write_text("B = 1\n")
+    monkeypatch.setattr(train, "ROOT", tmp_path)
+    monkeypatch.setattr(train, "CASE_CODE", ("cases.py", "ingest"))
+    before = train.case_code_sha()
+    assert train.case_code_sha() == before
+    (tmp_path / "ingest" / "chunk.py").write_text("A = 2\n")
+    assert train.case_code_sha() != before
