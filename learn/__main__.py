@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         "--neighbours", action="store_true", help="守门模型也学“同文换词”的近似题（对比用；验证集上不占优，默认不用）"
     )
     train.add_argument("--no-ablations", action="store_true", help="不做特征组消融（只为快速对比）")
+    train.add_argument(
+        "--train-limit",
+        type=int,
+        default=None,
+        help="训练数据源每个最多取的题数（0 为全部；默认与 --limit 相同，验证集始终按 --limit）",
+    )
+    train.add_argument("--curve", action="store_true", help="另用四分之一、一半的训练题各训一次，报告学习曲线")
     probe = sub.add_parser(
         "probe-gate", help="比较守门模型加上“问句与句子合读”的特征（逐词对齐、交叉编码器）在验证集上的效果"
     )
@@ -83,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         balance=not args.unbalanced,
         ablations=not args.no_ablations,
         neighbours=args.neighbours,
+        train_limit="same" if args.train_limit is None else (args.train_limit or None),
+        curve=args.curve,
     )
     print(json.dumps(report["validation"]["all"], ensure_ascii=False, indent=1))
     return 0

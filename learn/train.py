@@ -16,15 +16,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import platform
+import re
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -415,7 +417,9 @@ def encoder_run(limit: int | None, epochs: int = 1, quick: bool = False) -> dict
     )
 
 
-def _use_reader_encoder(cases: dict[str, list[Case]], settings: Any, work: Path, limit: int | None) -> str | None:
+def _use_reader_encoder(
+    cases: dict[str, list[Case]], settings: Any, work: Path, limits: dict[str, int | None]
+) -> str | None:
     """Give every case the tuned reader encoder's cosines (the base ones kept for the zero-shot figure);
     the encoder's sha256, or None where there is no tuned encoder. Cosines are cached per encoder."""
     from learn.cases import encoder_cosines
@@ -426,7 +430,7 @@ def _use_reader_encoder(cases: dict[str, list[Case]], settings: Any, work: Path,
     sha = file_sha256(ENCODER_ARTEFACT)
     encoder = reader_encoder(settings)  # the runtime that serves it, so training reads the same cosines
     for name, items in cases.items():
-        cache = work / "cases" / f"{name}-{limit or 'all'}.reader-cosines.pkl"
+        cache = work / "cases" / f"{name}-{limits[name] or 'all'}.reader-cosines.pkl"
         key = (sha, encoder.runtime_tag, [c.qid for c in items])
         stored = None
         if cache.exists():
@@ -455,7 +459,7 @@ def cached_cases(limit: int | None = 1200, tuned_encoder: bool = True) -> tuple[
     squad = learned_sources()
     cases = {s.name: _cases_for(s, settings, embedder, work, limit, True, refeature=False) for s in squad}
     if tuned_encoder:
-        _use_reader_encoder(cases, settings, work, limit)
+        _use_reader_encoder(cases, settings, work, {s.name: limit for s in squad})
     kept = {n: [c.refeatured() for c in items if c.kind != "neighbour"] for n, items in cases.items()}
     train = [c for s in squad if s.role == "train" for c in kept[s.name]]
     return train, [c for s in squad if s.role == "validation" for c in kept[s.name]]
@@ -472,12 +476,16 @@ def run(
     balance: bool = True,
     ablations: bool = True,
     neighbours: bool = False,
+    train_limit: int | Literal["same"] | None = "same",
+    curve: bool = False,
 ) -> dict[str, Any]:
     """``tuned_encoder``: the reader reads the fine-tuned encoder's cosines (``qa/trained/reader_encoder``,
     when present) instead of the base e5's; ``removed_cases``: the gate also learns from removed cases;
     ``balance``: every source weighs the same in the gate (``fit``); ``neighbours``: the gate also learns
     from the neighbour near misses (validation never holds them, so both choices are judged on the
-    same cases; on validation they did not pay: gate AUC 0.887 → 0.888, CHANGELOG)."""
+    same cases; on validation they did not pay: gate AUC 0.887 → 0.888, CHANGELOG); ``train_limit``: the
+    questions taken from each train source (None: all), where it differs from the validation sources'
+    ``limit``; ``curve``: also fit on a quarter and a half of the train questions (``learning_curve``)."""
     from core.settings import Settings
     from ingest.embed import SentenceTransformerEmbedder
 
@@ -486,12 +494,13 @@ def run(
     embedder = SentenceTransformerEmbedder(settings)
     work = settings.data_dir / "learn"
     squad = learned_sources()
+    limits = {s.name: limit if train_limit == "same" or s.role != "train" else train_limit for s in squad}
     cases: dict[str, list[Case]] = {}
     for src in squad:
         t = time.perf_counter()
-        cases[src.name] = _cases_for(src, settings, embedder, work, limit, reuse_cases, refeature=False)
+        cases[src.name] = _cases_for(src, settings, embedder, work, limits[src.name], reuse_cases, refeature=False)
         print(f"  {src.name}: {len(cases[src.name])} cases in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    encoder_sha = _use_reader_encoder(cases, settings, work, limit) if tuned_encoder else None
+    encoder_sha = _use_reader_encoder(cases, settings, work, limits) if tuned_encoder else None
     for name in cases:
         cases[name] = [c.refeatured() for c in (with_removed(cases[name]) if removed_cases else cases[name])]
     built = time.perf_counter() - started
@@ -504,10 +513,13 @@ def run(
         name: fit(train, val, ablate=features, balance=balance).validation
         for name, features in (ABLATIONS.items() if ablations else ())
     }
+    learning = learning_curve(train, val, balance) if curve else []
     info = {
         "command": "python -m learn train-reader"
         + (" --quick" if quick else "")
         + (f" --limit {limit}" if limit and not quick else "")
+        + ("" if train_limit == "same" else f" --train-limit {train_limit or 0}")
+        + (" --curve" if curve else "")
         + (" --reuse-cases" if reuse_cases else "")
         + ("" if tuned_encoder else " --base-encoder")
         + (" --removed" if removed_cases else "")
@@ -540,7 +552,13 @@ def run(
         "balanced_sources": balance,
         "neighbour_cases_in_training": neighbours,
     }
-    report = {"info": info, "validation": fitted.validation, "strictness": fitted.curve, "ablations": ablated}
+    report = {
+        "info": info,
+        "validation": fitted.validation,
+        "strictness": fitted.curve,
+        "learning_curve": learning,
+        "ablations": ablated,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(artefact(fitted, embedder.name, info), ensure_ascii=False), encoding="utf-8")
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -568,6 +586,7 @@ def markdown(report: dict[str, Any]) -> str:
         *_table(report["validation"]),
         "",
         *_curve_lines(report.get("strictness", [])),
+        *_learning_lines(report.get("learning_curve", []), report["validation"]["all"], info["train_cases"]),
         *_ablation_lines(report),
         "## Data",
         "",
@@ -580,6 +599,49 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+_VARIANT = re.compile(r"-(swapped|neighbour|removed)$")
+
+
+def learning_curve(
+    train: Sequence[Case], val: Sequence[Case], balance: bool, shares: Sequence[float] = (0.25, 0.5)
+) -> list[dict[str, Any]]:
+    """Validation figures when reader and gate learn from a share of the train questions (a question's
+    variants go with it), to say whether more training data would pay."""
+    rows = []
+    for share in shares:
+        part = share_of_questions(train, share)
+        rows.append({"share": share, "train_cases": len(part), **fit(part, val, balance=balance).validation["all"]})
+    return rows
+
+
+def share_of_questions(cases: Sequence[Case], share: float) -> list[Case]:
+    """The cases of a fixed pseudo-random share of the questions: a question's swapped, neighbour and
+    removed variants are kept or dropped with it, and a larger share holds every question of a smaller one."""
+    return [c for c in cases if _share_key(_VARIANT.sub("", c.qid)) < share]
+
+
+def _share_key(qid: str) -> float:
+    return int.from_bytes(hashlib.sha1(qid.encode()).digest()[:4], "big") / 2**32
+
+
+def _learning_lines(rows: Sequence[dict[str, Any]], full: dict[str, Any], all_cases: int) -> list[str]:
+    if not rows:
+        return []
+    rows = [*rows, {"share": 1.0, "train_cases": all_cases, **full}]
+    keys = ("reader_top1", "gate_auc", "noise_refused", "near_miss_refused", "supported_answered_right")
+    lines = [
+        "## Learning curve: validation figures from a share of the train questions",
+        "",
+        "| share | train cases | reader top-1 | gate AUC | noise refused | near misses refused "
+        "| supported answered right |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cells = [_auc_text(r[k]) if k == "gate_auc" else _pct(r[k]) for k in keys]
+        lines.append(f"| {r['share']:.2f} | {r['train_cases']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _curve_lines(curve: Sequence[dict[str, float]]) -> list[str]:

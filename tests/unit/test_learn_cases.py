@@ -143,3 +143,21 @@ def test_the_case_cache_key_changes_with_the_retrieval_code(tmp_path, monkeypatc
     assert train.case_code_sha() == before
     (tmp_path / "ingest" / "chunk.py").write_text("A = 2\n")
     assert train.case_code_sha() != before
+
+
+def test_a_share_of_the_train_questions_keeps_each_question_with_its_variants_and_grows_nested() -> None:
+    from learn.train import share_of_questions
+
+    base = _case()
+    cases = [
+        Case(**{**base.__dict__, "qid": f"src-{i}{suffix}"})
+        for i in range(200)
+        for suffix in ("", "-swapped", "-removed", "-neighbour")
+    ]
+    quarter, half = share_of_questions(cases, 0.25), share_of_questions(cases, 0.5)
+    for part in (quarter, half):
+        roots = {c.qid.split("-")[1] for c in part}
+        assert len(part) == 4 * len(roots)  # no question without its variants
+    assert 30 < len(quarter) / 4 < 70 and 75 < len(half) / 4 < 125
+    assert {c.qid for c in quarter} <= {c.qid for c in half}
+    assert share_of_questions(cases, 1.0) == cases and share_of_questions(cases, 0.0) == []
